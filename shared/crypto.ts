@@ -22,7 +22,7 @@ export function digestLength(alg: HashAlg): i32 {
 
 /** The UTF-8 bytes of `s` (lone surrogates become U+FFFD). */
 export function utf8(s: string): Uint8Array {
-  return Uint8Array.wrap(String.UTF8.encode(s));
+  return Uint8Array.wrap(String.UTF8.encode(s, false, String.UTF8.ErrorMode.REPLACE));
 }
 
 /** View of a string (as UTF-8), ArrayBuffer or Uint8Array as bytes; copies only strings. */

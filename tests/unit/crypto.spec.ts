@@ -62,6 +62,10 @@ describe("sha256 (FIPS 180 examples)", () => {
     expect(hexEncode(sha256(utf8(s)))).toBe(want);
     expect(utf8(s).length).toBe(18);
   });
+  it("hashes a lone surrogate as U+FFFD, as node:crypto does", () => {
+    expect(hexEncode(utf8("a\uD800b"))).toBe("61efbfbd62");
+    expect(hexEncode(sha256("\uDC00"))).toBe(hexEncode(sha256("\uFFFD")));
+  });
 });
 
 describe("streaming hashers", () => {
