@@ -58,7 +58,8 @@ export interface SimServer {
 
 export interface ErrorInfo {
   status: number;
-  message: string;
+  /** Absent: the provider's usual message for this status. */
+  message?: string;
   /** Provider-specific error code/type; the provider picks a default from the status. */
   code?: string;
 }
@@ -193,13 +194,13 @@ export async function startServer(args: StartArgs): Promise<SimServer> {
       if (fault?.hang) return;
       if (fault?.status) {
         const headers: Record<string, string> = fault.retryAfterS !== undefined ? { 'retry-after': String(fault.retryAfterS) } : {};
-        ctx.error({ status: fault.status, message: fault.message ?? 'injected failure' }, headers);
+        ctx.error({ status: fault.status, message: fault.message }, headers);
         return;
       }
       if (keys.length > 0 && !openPaths.has(record.path)) {
         const presented = (args.presentedKey ?? ((c) => c.bearer()))(ctx);
         if (!keys.includes(presented)) {
-          ctx.error({ status: 401, message: 'invalid api key' });
+          ctx.error({ status: 401 });
           return;
         }
       }

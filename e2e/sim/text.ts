@@ -25,13 +25,18 @@ export function blockHashes(text: string, blockSize: number, salt = ''): string[
   return out;
 }
 
-/** FNV-1a, 32 bit. */
+/** FNV-1a, 32 bit, with murmur3's finalizer so nearby keys give unrelated values. */
 export function hash32(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 

@@ -165,7 +165,7 @@ export async function startVllm(opts: VllmSimOptions = {}): Promise<VllmSim> {
   const server = await startServer({
     options: opts,
     // An API-key miss is answered by vLLM's auth middleware, not by the OpenAI error handler.
-    renderError: (e) => (e.status === 401 ? { error: 'Unauthorized' } : { error: { message: e.message, type: e.code ?? errorType(e.status), param: null, code: e.status } }),
+    renderError: (e) => (e.status === 401 ? { error: 'Unauthorized' } : { error: { message: e.message ?? errorType(e.status), type: e.code ?? errorType(e.status), param: null, code: e.status } }),
     onClose: () => engine.stop(),
     route(ctx) {
       const { method, path } = ctx;
