@@ -1,0 +1,477 @@
+// DashScope (Alibaba Cloud Bailian) native text generation <-> the OpenAI-shaped pivot.
+// Shapes follow https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api (DashScope
+// request/response, result_format, incremental_output, tool_calls) and
+// https://www.alibabacloud.com/help/en/model-studio/stream (SSE: id/event:result/:HTTP_STATUS/data lines).
+import { JsonValue, parseJson, jsonQuote } from "../json";
+import { SseEvent } from "../sse";
+import {
+  ChatEvent, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, Usage,
+  errorEvent, note,
+} from "./types";
+import { contentText, copyKey, countAt, jarr, jobj, jstr, startsWithAny, strAt, arrAt, firstOf } from "./util";
+
+export const DASHSCOPE_TEXT_PATH = "/api/v1/services/aigc/text-generation/generation";
+export const DASHSCOPE_MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation";
+
+// Parameters that mean the same in the pivot and under DashScope's `parameters`.
+const SAME_PARAMS: string[] = [
+  "temperature", "top_p", "top_k", "seed", "presence_penalty", "repetition_penalty", "n", "enable_thinking",
+  "thinking_budget", "enable_search", "tools", "parallel_tool_calls", "response_format", "logprobs", "top_logprobs", "stop",
+];
+
+// Vision/omni models answer only on the multimodal endpoint.
+const MULTIMODAL_MODELS: string[] = ["qwen-vl", "qwen2-vl", "qwen2.5-vl", "qwen3-vl", "qvq", "qwen-omni", "qwen2.5-omni", "qwen3-omni", "qwen-audio"];
+
+function isMultimodalModel(model: string): bool {
+  return startsWithAny(model, MULTIMODAL_MODELS) || model.includes("-vl-");
+}
+
+/** Models whose documented defaults are result_format=message and incremental_output=true. */
+function streamsIncrementally(model: string): bool { return startsWithAny(model, ["qwq", "qvq"]); }
+
+// ---------------------------------------------------------------- requests
+
+/** DashScope request -> OpenAI chat request (pivot). Records the client's response format in ex. */
+export function dashScopeRequestToOpenAI(src: JsonValue, opts: TranslateOptions, ex: Exchange, multimodalPath: bool, dropped: string[]): JsonValue {
+  const out = jobj();
+  const model = src.getString("model");
+  copyKey(src, out, "model");
+  ex.multimodal = multimodalPath;
+  const messages = jarr();
+  const input = src.getObject("input");
+  if (input !== null) {
+    const history = input.getArray("history"); // legacy prompt/history form
+    if (history !== null) {
+      const h = history.items();
+      for (let i = 0; i < h.length; i++) {
+        messages.push(jobj().set("role", jstr("user")).set("content", jstr(h[i].getString("user"))));
+        messages.push(jobj().set("role", jstr("assistant")).set("content", jstr(h[i].getString("bot"))));
+      }
+    }
+    const msgs = input.getArray("messages");
+    if (msgs !== null) {
+      const items = msgs.items();
+      for (let i = 0; i < items.length; i++) if (items[i].isObject()) messages.push(dashScopeMessageToOpenAI(items[i], dropped));
+    }
+    const prompt = input.get("prompt");
+    if (prompt !== null && prompt.isString()) messages.push(jobj().set("role", jstr("user")).set("content", prompt));
+    const ik = input.keys();
+    for (let i = 0; i < ik.length; i++) if (ik[i] != "messages" && ik[i] != "prompt" && ik[i] != "history") note(dropped, "input." + ik[i]);
+  }
+  out.set("messages", messages);
+  const rf = multimodalPath || streamsIncrementally(model) ? "message" : "text";
+  ex.textFormat = rf == "text";
+  ex.incremental = streamsIncrementally(model);
+  const params = src.getObject("parameters");
+  if (params !== null) {
+    const keys = params.keys();
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      const v = params.get(k);
+      if (v === null || v.isNull()) continue;
+      if (SAME_PARAMS.includes(k) || k == "max_tokens" || k == "tool_choice") out.set(k, v);
+      else if (k == "result_format") ex.textFormat = v.asString() == "text";
+      else if (k == "incremental_output") ex.incremental = v.asBool();
+      else note(dropped, "parameters." + k);
+    }
+  }
+  const topKeys = src.keys();
+  for (let i = 0; i < topKeys.length; i++) {
+    const k = topKeys[i];
+    if (k != "model" && k != "input" && k != "parameters" && k != "stream") note(dropped, k);
+  }
+  if (opts.streamHeader || src.getBool("stream")) {
+    out.set("stream", JsonValue.newBool(true));
+    out.set("stream_options", jobj().set("include_usage", JsonValue.newBool(true))); // DashScope always reports usage
+  }
+  return out;
+}
+
+function dashScopeMessageToOpenAI(m: JsonValue, dropped: string[]): JsonValue {
+  const out = jobj();
+  const keys = m.keys();
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    const v = m.get(k);
+    if (v === null) continue;
+    if (k == "content") out.set("content", v.isArray() ? dashScopePartsToOpenAI(v, dropped) : v);
+    else if (k == "role" || k == "tool_calls" || k == "tool_call_id" || k == "reasoning_content") out.set(k, v);
+    else note(dropped, "messages." + k);
+  }
+  return out;
+}
+
+function dashScopePartsToOpenAI(parts: JsonValue, dropped: string[]): JsonValue {
+  const out = jarr();
+  const items = parts.items();
+  for (let i = 0; i < items.length; i++) {
+    const p = items[i];
+    if (!p.isObject()) continue;
+    if (p.has("text")) out.push(jobj().set("type", jstr("text")).set("text", jstr(p.getString("text"))));
+    else if (p.has("image")) out.push(jobj().set("type", jstr("image_url")).set("image_url", jobj().set("url", jstr(p.getString("image")))));
+    else if (p.getString("video").length) out.push(jobj().set("type", jstr("video_url")).set("video_url", jobj().set("url", jstr(p.getString("video")))));
+    else { const k = p.keys(); note(dropped, "messages.content." + (k.length ? k[0] : "?")); }
+  }
+  return out;
+}
+
+export class DashScopeRequest {
+  constructor(public body: JsonValue, public path: string) {}
+}
+
+/** OpenAI chat request (pivot) -> DashScope native request. */
+export function openAIRequestToDashScope(src: JsonValue, dropped: string[]): DashScopeRequest {
+  const model = src.getString("model");
+  const msgs = src.getArray("messages");
+  const multimodal = isMultimodalModel(model) || (msgs !== null && hasMediaParts(msgs));
+  const stream = src.getBool("stream");
+  const out = jobj().set("model", jstr(model));
+  const messages = jarr();
+  if (msgs !== null) {
+    const items = msgs.items();
+    for (let i = 0; i < items.length; i++) if (items[i].isObject()) messages.push(openAIMessageToDashScope(items[i], multimodal, dropped));
+  }
+  out.set("input", jobj().set("messages", messages));
+  const params = jobj().set("result_format", jstr("message"));
+  const keys = src.keys();
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    const v = src.get(k);
+    if (v === null || v.isNull() || k == "model" || k == "messages" || k == "stream" || k == "stream_options") continue;
+    if (SAME_PARAMS.includes(k)) params.set(k, v);
+    else if (k == "max_tokens" || k == "max_completion_tokens") params.set("max_tokens", v);
+    else if (k == "tool_choice") {
+      if (v.isString() && v.asString() == "required") note(dropped, "tool_choice"); // DashScope has auto/none/named only
+      else params.set(k, v);
+    } else note(dropped, k);
+  }
+  if (stream) params.set("incremental_output", JsonValue.newBool(true));
+  out.set("parameters", params);
+  return new DashScopeRequest(out, multimodal ? DASHSCOPE_MULTIMODAL_PATH : DASHSCOPE_TEXT_PATH);
+}
+
+function hasMediaParts(msgs: JsonValue): bool {
+  const items = msgs.items();
+  for (let i = 0; i < items.length; i++) {
+    const c = items[i].get("content");
+    if (c === null || !c.isArray()) continue;
+    const parts = c.items();
+    for (let j = 0; j < parts.length; j++) {
+      const t = parts[j].getString("type");
+      if (t == "image_url" || t == "video_url") return true;
+    }
+  }
+  return false;
+}
+
+function openAIMessageToDashScope(m: JsonValue, multimodal: bool, dropped: string[]): JsonValue {
+  let role = m.getString("role");
+  if (role == "developer") role = "system";
+  const out = jobj().set("role", jstr(role));
+  const content = m.get("content");
+  if (multimodal) {
+    const parts = jarr();
+    if (content !== null && content.isArray()) {
+      const items = content.items();
+      for (let i = 0; i < items.length; i++) {
+        const p = items[i];
+        const t = p.getString("type");
+        if (t == "text") parts.push(jobj().set("text", jstr(p.getString("text"))));
+        else if (t == "image_url" || t == "video_url") {
+          const u = p.get(t);
+          const url = u === null ? "" : u.isString() ? u.asString() : u.getString("url");
+          if (u !== null && u.isObject() && u.has("detail")) note(dropped, "messages.content.image_url.detail");
+          parts.push(jobj().set(t == "image_url" ? "image" : "video", jstr(url)));
+        } else note(dropped, "messages.content." + t);
+      }
+    } else {
+      const text = contentText(content);
+      if (text.length) parts.push(jobj().set("text", jstr(text)));
+    }
+    out.set("content", parts);
+  } else {
+    if (content !== null && content.isArray()) {
+      const items = content.items();
+      for (let i = 0; i < items.length; i++) { const t = items[i].getString("type"); if (t != "text") note(dropped, "messages.content." + t); }
+    }
+    out.set("content", jstr(contentText(content, "\n")));
+  }
+  const keys = m.keys();
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (k == "role" || k == "content") continue;
+    const v = m.get(k);
+    if (v === null || v.isNull()) continue;
+    if (k == "tool_calls" || k == "tool_call_id") out.set(k, v);
+    else note(dropped, "messages." + k);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- responses
+
+export function dashScopeUsage(u: JsonValue | null): Usage {
+  const r = new Usage();
+  if (u === null || !u.isObject()) return r;
+  r.prompt = countAt(u, "input_tokens");
+  r.completion = countAt(u, "output_tokens");
+  r.total = countAt(u, "total_tokens");
+  r.cached = countAt(u.getObject("prompt_tokens_details"), "cached_tokens");
+  r.reasoning = countAt(u.getObject("output_tokens_details"), "reasoning_tokens");
+  return r;
+}
+
+function dashScopeUsageJson(u: Usage): string {
+  let s = "{\"input_tokens\":" + u.promptOr0().toString() + ",\"output_tokens\":" + u.completionOr0().toString() +
+    ",\"total_tokens\":" + u.totalOrSum().toString();
+  if (u.cached >= 0) s += ",\"prompt_tokens_details\":{\"cached_tokens\":" + u.cached.toString() + "}";
+  if (u.reasoning >= 0) s += ",\"output_tokens_details\":{\"reasoning_tokens\":" + u.reasoning.toString() + "}";
+  return s + "}";
+}
+
+/** DashScope streams finish_reason as the string "null" while generating. */
+function finishOf(v: string): string { return v == "null" ? "" : v; }
+
+export function decodeDashScopeResponse(body: JsonValue): ChatResult {
+  const r = new ChatResult();
+  r.id = body.getString("request_id");
+  const output = body.getObject("output");
+  if (output !== null) {
+    const choices = output.getArray("choices");
+    const choice = firstOf(choices);
+    if (choice !== null) {
+      const m = choice.getObject("message");
+      r.content = m === null ? "" : contentText(m.get("content"));
+      r.reasoning = strAt(m, "reasoning_content");
+      const calls = arrAt(m, "tool_calls");
+      if (calls !== null) {
+        const items = calls.items();
+        for (let i = 0; i < items.length; i++) {
+          const fn = items[i].getObject("function");
+          r.toolCalls.push(new ToolCall(items[i].getString("id"), strAt(fn, "name"), strAt(fn, "arguments")));
+        }
+      }
+      r.finish = finishOf(choice.getString("finish_reason"));
+    } else {
+      r.content = output.getString("text");
+      r.finish = finishOf(output.getString("finish_reason"));
+    }
+  }
+  r.usage = dashScopeUsage(body.getObject("usage"));
+  return r;
+}
+
+function toolCallsJson(calls: ToolCall[], from: i32): string {
+  let s = "[";
+  for (let i = from; i < calls.length; i++) {
+    const c = calls[i];
+    s += (i > from ? "," : "") + "{\"index\":" + i.toString() + ",\"id\":" + jsonQuote(c.id) + ",\"type\":\"function\",\"function\":{\"name\":" +
+      jsonQuote(c.name) + ",\"arguments\":" + jsonQuote(c.arguments) + "}}";
+  }
+  return s + "]";
+}
+
+/** The `output` object of a DashScope answer. */
+function outputJson(ex: Exchange, content: string, reasoning: string, tools: string, finish: string): string {
+  const fin = finish.length ? jsonQuote(finish) : "\"null\"";
+  if (ex.textFormat) return "{\"text\":" + jsonQuote(content) + ",\"finish_reason\":" + fin + "}";
+  let msg = "{\"role\":\"assistant\",\"content\":" + (ex.multimodal ? (content.length ? "[{\"text\":" + jsonQuote(content) + "}]" : "[]") : jsonQuote(content));
+  if (reasoning.length) msg += ",\"reasoning_content\":" + jsonQuote(reasoning);
+  if (tools.length) msg += ",\"tool_calls\":" + tools;
+  return "{\"choices\":[{\"finish_reason\":" + fin + ",\"message\":" + msg + "}}]}";
+}
+
+export function encodeDashScopeResponse(r: ChatResult, ex: Exchange): string {
+  return "{\"output\":" + outputJson(ex, r.content, r.reasoning, r.toolCalls.length ? toolCallsJson(r.toolCalls, 0) : "", r.finish.length ? r.finish : "stop") +
+    ",\"usage\":" + dashScopeUsageJson(r.usage) + ",\"request_id\":" + jsonQuote(r.id.length ? r.id : ex.requestId) + "}";
+}
+
+// ---------------------------------------------------------------- errors
+
+export function dashScopeErrorStatus(code: string): i32 {
+  if (code.startsWith("InvalidApiKey")) return 401;
+  if (code.startsWith("AccessDenied") || code.startsWith("Arrearage")) return 403;
+  if (code.startsWith("ModelNotFound") || code.startsWith("NotFound")) return 404;
+  if (code.startsWith("Throttling")) return 429;
+  if (code.startsWith("InternalError") || code.startsWith("SystemError")) return 500;
+  if (code.startsWith("ServiceUnavailable")) return 503;
+  return 400;
+}
+
+export function dashScopeErrorCode(status: i32): string {
+  if (status == 401) return "InvalidApiKey";
+  if (status == 403) return "AccessDenied";
+  if (status == 404) return "ModelNotFound";
+  if (status == 429) return "Throttling";
+  if (status == 503 || status == 529) return "ServiceUnavailable";
+  if (status >= 500) return "InternalError";
+  return "InvalidParameter";
+}
+
+export function dashScopeErrorBody(status: i32, message: string, code: string, requestId: string): string {
+  return "{\"code\":" + jsonQuote(code.length ? code : dashScopeErrorCode(status)) + ",\"message\":" + jsonQuote(message) +
+    ",\"request_id\":" + jsonQuote(requestId) + "}";
+}
+
+// ---------------------------------------------------------------- streams
+
+/** `:HTTP_STATUS/429` comment line of a DashScope event, or 0. */
+function httpStatusOf(raw: string): i32 {
+  const at = raw.indexOf(":HTTP_STATUS/");
+  if (at < 0) return 0;
+  let n = 0;
+  for (let i = at + 13; i < raw.length && i < at + 16; i++) {
+    const c = raw.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
+/** Decodes a DashScope stream requested with incremental_output=true (every event carries only new text). */
+export class DashScopeStreamDecoder extends StreamDecoder {
+  private started: bool = false;
+  private done: bool = false;
+  private knownTools: Set<i32> = new Set<i32>();
+
+  decode(ev: SseEvent, out: ChatEvent[]): void {
+    if (this.done) return;
+    if (ev.data.length == 0) return;
+    const data = parseJson(ev.data);
+    if (data === null || !data.isObject()) {
+      out.push(errorEvent(502, "upstream sent a malformed stream event"));
+      this.done = true;
+      return;
+    }
+    const status = httpStatusOf(ev.raw);
+    const code = data.getString("code");
+    if (ev.event == "error" || (status != 0 && status != 200) || (code.length && !data.has("output"))) {
+      out.push(errorEvent(status > 0 && status != 200 ? status : dashScopeErrorStatus(code), data.getString("message"), code));
+      this.done = true;
+      return;
+    }
+    const usage = data.getObject("usage");
+    if (!this.started) {
+      this.started = true;
+      const e = ChatEvent.of(EventKind.Start);
+      e.id = data.getString("request_id");
+      e.usage = dashScopeUsage(usage); // Anthropic clients want input_tokens in message_start
+      out.push(e);
+    }
+    const output = data.getObject("output");
+    let finish = "";
+    if (output !== null) {
+      const choices = output.getArray("choices");
+      const choice = firstOf(choices);
+      if (choice !== null) {
+        const m = choice.getObject("message");
+        const reasoning = strAt(m, "reasoning_content");
+        if (reasoning.length) out.push(ChatEvent.of(EventKind.Reasoning, reasoning));
+        const content = m === null ? "" : contentText(m.get("content"));
+        if (content.length) out.push(ChatEvent.of(EventKind.Text, content));
+        const calls = arrAt(m, "tool_calls");
+        if (calls !== null) this.toolDeltas(calls, out);
+        finish = finishOf(choice.getString("finish_reason"));
+      } else {
+        const text = output.getString("text");
+        if (text.length) out.push(ChatEvent.of(EventKind.Text, text));
+        finish = finishOf(output.getString("finish_reason"));
+      }
+    }
+    if (usage !== null) { const e = ChatEvent.of(EventKind.Usage); e.usage = dashScopeUsage(usage); out.push(e); }
+    if (finish.length) {
+      // DashScope ends the body after this event; nothing follows to wait for.
+      out.push(ChatEvent.of(EventKind.Finish, finish));
+      out.push(ChatEvent.of(EventKind.Done));
+      this.done = true;
+    }
+  }
+
+  private toolDeltas(calls: JsonValue, out: ChatEvent[]): void {
+    const items = calls.items();
+    for (let i = 0; i < items.length; i++) {
+      const c = items[i];
+      const index = <i32>c.getInt("index", i);
+      const fn = c.getObject("function");
+      if (!this.knownTools.has(index)) {
+        this.knownTools.add(index);
+        const e = ChatEvent.of(EventKind.ToolCall);
+        e.index = index;
+        e.id = c.getString("id");
+        e.name = strAt(fn, "name");
+        out.push(e);
+      }
+      const args = strAt(fn, "arguments");
+      if (args.length) { const e = ChatEvent.of(EventKind.ToolArgs, args); e.index = index; out.push(e); }
+    }
+  }
+
+  end(out: ChatEvent[]): void {
+    if (this.done) return;
+    this.done = true;
+    out.push(errorEvent(502, "upstream stream ended before a finish_reason"));
+  }
+}
+
+export class DashScopeStreamEncoder extends StreamEncoder {
+  private seq: i32 = 0;
+  private content: string = "";
+  private reasoning: string = "";
+  private tools: ToolCall[] = [];
+  private usage: Usage = new Usage();
+  private finish: string = "";
+  private id: string = "";
+  private closed: bool = false;
+
+  constructor(private ex: Exchange) { super(); }
+
+  encode(e: ChatEvent): string {
+    if (this.closed) return "";
+    const k = e.kind;
+    const inc = this.ex.incremental;
+    if (k == EventKind.Start) {
+      if (e.id.length) this.id = e.id;
+      const u = e.usage;
+      if (u !== null) this.usage.merge(u);
+      return "";
+    }
+    if (k == EventKind.Usage) { const u = e.usage; if (u !== null) this.usage.merge(u); return ""; }
+    if (k == EventKind.Finish) { this.finish = e.text; return ""; }
+    if (k == EventKind.Text) {
+      this.content += e.text;
+      return this.event(inc ? e.text : this.content, inc ? "" : this.reasoning, inc ? "" : this.toolsJson(), "");
+    }
+    if (k == EventKind.Reasoning) {
+      this.reasoning += e.text;
+      return this.event(inc ? "" : this.content, inc ? e.text : this.reasoning, inc ? "" : this.toolsJson(), "");
+    }
+    if (k == EventKind.ToolCall || k == EventKind.ToolArgs) {
+      while (this.tools.length <= e.index && this.tools.length < 128) this.tools.push(new ToolCall("", "", ""));
+      if (e.index < 0 || e.index >= this.tools.length) return "";
+      const t = this.tools[e.index];
+      if (k == EventKind.ToolCall) { t.id = e.id; t.name = e.name; } else t.arguments += e.text;
+      if (!inc) return this.event(this.content, this.reasoning, this.toolsJson(), "");
+      const delta = k == EventKind.ToolCall
+        ? "[{\"index\":" + e.index.toString() + ",\"id\":" + jsonQuote(e.id) + ",\"type\":\"function\",\"function\":{\"name\":" + jsonQuote(e.name) + ",\"arguments\":\"\"}}]"
+        : "[{\"index\":" + e.index.toString() + ",\"function\":{\"arguments\":" + jsonQuote(e.text) + "}}]";
+      return this.event("", "", delta, "");
+    }
+    this.closed = true;
+    if (k == EventKind.Error) {
+      const status = e.index > 0 ? e.index : 500;
+      return "id:" + (++this.seq).toString() + "\nevent:error\n:HTTP_STATUS/" + status.toString() + "\ndata:" +
+        dashScopeErrorBody(status, e.text, e.id, this.id.length ? this.id : this.ex.requestId) + "\n\n";
+    }
+    // Done
+    return this.event(inc ? "" : this.content, inc ? "" : this.reasoning, inc ? "" : this.toolsJson(), this.finish.length ? this.finish : "stop");
+  }
+
+  private toolsJson(): string { return this.tools.length ? toolCallsJson(this.tools, 0) : ""; }
+
+  private event(content: string, reasoning: string, tools: string, finish: string): string {
+    return "id:" + (++this.seq).toString() + "\nevent:result\n:HTTP_STATUS/200\ndata:{\"output\":" +
+      outputJson(this.ex, content, reasoning, tools, finish) +
+      (this.usage.known() ? ",\"usage\":" + dashScopeUsageJson(this.usage) : "") +
+      ",\"request_id\":" + jsonQuote(this.id.length ? this.id : this.ex.requestId) + "}\n\n";
+  }
+}

@@ -1,0 +1,159 @@
+// Shared vocabulary of the protocol translators: which protocol and API an exchange uses, the
+// per-exchange state a response translator needs from its request, and the protocol-neutral
+// response shapes (ChatResult, ChatEvent, ApiError) every decoder produces and every encoder reads.
+import { JsonValue } from "../json";
+import { SseEvent } from "../sse";
+
+export const enum Protocol { OpenAI = 0, Anthropic = 1, DashScope = 2 }
+export const enum Api { Unknown = 0, Chat = 1, Embeddings = 2, Rerank = 3, Images = 4 }
+
+export function protocolName(p: Protocol): string {
+  return p == Protocol.OpenAI ? "openai" : p == Protocol.Anthropic ? "anthropic" : "dashscope";
+}
+export function apiName(a: Api): string {
+  return a == Api.Chat ? "chat" : a == Api.Embeddings ? "embeddings" : a == Api.Rerank ? "rerank" : a == Api.Images ? "images" : "unknown";
+}
+
+/** Knobs a request translation needs beyond the body. */
+export class TranslateOptions {
+  /** Anthropic requires max_tokens; used (and logged) when the client sent none. */
+  defaultMaxTokens: i32 = 4096;
+  /** Unix seconds stamped on synthesized OpenAI responses. */
+  created: i64 = 0;
+  /** Id for synthesized responses when the provider gave none. */
+  requestId: string = "";
+  /** DashScope clients choose streaming by header (X-DashScope-SSE / Accept), not by body. */
+  streamHeader: bool = false;
+}
+
+/** What the response side needs to remember about its request. */
+export class Exchange {
+  api: Api = Api.Unknown;
+  client: Protocol = Protocol.OpenAI;
+  provider: Protocol = Protocol.OpenAI;
+  model: string = "";
+  stream: bool = false;
+  created: i64 = 0;
+  requestId: string = "";
+  /** OpenAI client asked for stream_options.include_usage. */
+  includeUsage: bool = false;
+  /** DashScope client: incremental_output (false = every event repeats the whole text so far). */
+  incremental: bool = false;
+  /** DashScope client: result_format "text" ({output:{text}}) instead of "message". */
+  textFormat: bool = false;
+  /** DashScope client used the multimodal endpoint: message content is a list of parts. */
+  multimodal: bool = false;
+  /** OpenAI embeddings client asked for encoding_format "base64". */
+  base64: bool = false;
+  /** Rerank: documents sent, so a response without document text can be completed. */
+  documents: JsonValue | null = null;
+  returnDocuments: bool = false;
+  /** Images: requested size "W*H" (DashScope spelling) for the usage block. */
+  imageSize: string = "";
+}
+
+/** Result of a request translation. `error` non-empty means: answer the client with 400. */
+export class TranslatedRequest {
+  body: JsonValue | null = null;
+  path: string = "";
+  /** Fields the target cannot express: removed, and to be logged. */
+  dropped: string[] = [];
+  /** Fields the target requires and the client left out, filled with a configured default. */
+  defaulted: string[] = [];
+  error: string = "";
+  exchange: Exchange = new Exchange();
+  ok(): bool { return this.error.length == 0 && this.body !== null; }
+}
+
+/** Token counts; -1 = not reported. */
+export class Usage {
+  prompt: i64 = -1;
+  completion: i64 = -1;
+  total: i64 = -1;
+  cached: i64 = -1;
+  reasoning: i64 = -1;
+  known(): bool { return this.prompt >= 0 || this.completion >= 0 || this.total >= 0; }
+  promptOr0(): i64 { return this.prompt < 0 ? 0 : this.prompt; }
+  completionOr0(): i64 { return this.completion < 0 ? 0 : this.completion; }
+  totalOrSum(): i64 { return this.total >= 0 ? this.total : this.promptOr0() + this.completionOr0(); }
+  /** Later reports win field by field (streams repeat or complete earlier counts). */
+  merge(o: Usage): void {
+    if (o.prompt >= 0) this.prompt = o.prompt;
+    if (o.completion >= 0) this.completion = o.completion;
+    if (o.total >= 0) this.total = o.total;
+    if (o.cached >= 0) this.cached = o.cached;
+    if (o.reasoning >= 0) this.reasoning = o.reasoning;
+  }
+}
+
+export class ToolCall {
+  constructor(public id: string, public name: string, public arguments: string) {}
+}
+
+/** A complete chat answer, protocol-neutral. finish uses OpenAI's words: stop|length|tool_calls|content_filter. */
+export class ChatResult {
+  id: string = "";
+  model: string = "";
+  content: string = "";
+  reasoning: string = "";
+  toolCalls: ToolCall[] = [];
+  finish: string = "";
+  usage: Usage = new Usage();
+}
+
+export const enum EventKind { Start = 0, Text = 1, Reasoning = 2, ToolCall = 3, ToolArgs = 4, Finish = 5, Usage = 6, Error = 7, Done = 8 }
+
+/** One step of a streamed chat answer, protocol-neutral. */
+export class ChatEvent {
+  kind: EventKind = EventKind.Done;
+  /** Text, Reasoning, ToolArgs: the fragment. Finish: the reason. Error: the message. */
+  text: string = "";
+  /** ToolCall/ToolArgs: the tool call's position in the answer. Error: HTTP status. */
+  index: i32 = 0;
+  /** Start: message id. ToolCall: tool call id. Error: provider code. */
+  id: string = "";
+  /** Start: model. ToolCall: function name. */
+  name: string = "";
+  usage: Usage | null = null;
+
+  static of(kind: EventKind, text: string = ""): ChatEvent {
+    const e = new ChatEvent();
+    e.kind = kind;
+    e.text = text;
+    return e;
+  }
+}
+
+/** An error from any side, protocol-neutral. */
+export class ApiError {
+  constructor(public status: i32, public message: string, public code: string = "", public kind: string = "") {}
+}
+
+/** Error body plus status in the client's protocol. */
+export class ClientError {
+  constructor(public status: i32, public body: string) {}
+}
+
+/** Turns a provider's SSE events into ChatEvents. */
+export abstract class StreamDecoder {
+  abstract decode(event: SseEvent, out: ChatEvent[]): void;
+  /** The upstream body ended: emit what closes the answer (Done, or an Error if it ended early). */
+  abstract end(out: ChatEvent[]): void;
+}
+
+/** Turns ChatEvents into a client protocol's SSE text. */
+export abstract class StreamEncoder {
+  abstract encode(e: ChatEvent): string;
+}
+
+export function errorEvent(status: i32, message: string, code: string = ""): ChatEvent {
+  const e = ChatEvent.of(EventKind.Error, message);
+  e.index = status;
+  e.id = code;
+  return e;
+}
+
+/** Push name once. */
+export function note(list: string[], name: string): void {
+  if (!list.includes(name)) list.push(name);
+}
