@@ -47,6 +47,8 @@ export interface SeqSink {
 /** Per-request timings in simulated milliseconds (what a real GPU would show). */
 export interface RequestRecord {
   id: number;
+  /** Simulated time of arrival, ms since the engine started. */
+  arrivalMs: number;
   promptTokens: number;
   cachedTokens: number;
   outputTokens: number;
@@ -304,6 +306,7 @@ export class Engine {
     this.counters.finishedByReason[reason]++;
     this.records.push({
       id: seq.id,
+      arrivalMs: seq.arrival,
       promptTokens: seq.input.promptTokens,
       cachedTokens: seq.cachedTokens,
       outputTokens: seq.output,
