@@ -1,0 +1,1017 @@
+// Strict RFC 8259 JSON that never aborts: every malformed input gives null and a
+// reason in jsonError(). The parser is iterative (depth only limited by JsonLimits),
+// reads UTF-8 bytes directly and builds AssemblyScript strings without a detour.
+
+export const enum JsonType { Null = 0, Bool = 1, Number = 2, String = 3, Array = 4, Object = 5 }
+
+// Objects up to this many entries are searched linearly; bigger ones get a key index.
+const LINEAR_LOOKUP_MAX = 8;
+// toString() writes deeper nesting (possible only in hand-built or cyclic trees) as null.
+const MAX_WRITE_DEPTH = 10000;
+
+export class JsonValue {
+  type: JsonType;
+  // Internal storage, read through the methods below.
+  _num: f64 = 0;                                  // number, or 1/0 for a bool
+  _str: string = "";                              // string value
+  _items: StaticArray<JsonValue> | null = null;   // array items or object values; _count used
+  _names: StaticArray<string> | null = null;      // object keys, parallel to _items
+  _count: i32 = 0;
+  _index: Map<string, i32> | null = null;         // key -> position, only for big objects
+
+  constructor(type: JsonType) { this.type = type; }
+
+  static newNull(): JsonValue { return new JsonValue(JsonType.Null); }
+  static newBool(v: bool): JsonValue { const j = new JsonValue(JsonType.Bool); j._num = v ? 1 : 0; return j; }
+  static newNumber(v: f64): JsonValue { const j = new JsonValue(JsonType.Number); j._num = v; return j; }
+  static newString(v: string): JsonValue { const j = new JsonValue(JsonType.String); j._str = v; return j; }
+  static newArray(): JsonValue { return new JsonValue(JsonType.Array); }
+  static newObject(): JsonValue { return new JsonValue(JsonType.Object); }
+
+  isNull(): bool { return this.type == JsonType.Null; }
+  isBool(): bool { return this.type == JsonType.Bool; }
+  isNumber(): bool { return this.type == JsonType.Number; }
+  isString(): bool { return this.type == JsonType.String; }
+  isArray(): bool { return this.type == JsonType.Array; }
+  isObject(): bool { return this.type == JsonType.Object; }
+
+  asBool(def: bool = false): bool { return this.type == JsonType.Bool ? this._num != 0 : def; }
+  asNumber(def: f64 = 0): f64 { return this.type == JsonType.Number ? this._num : def; }
+  asInt(def: i64 = 0): i64 {
+    if (this.type != JsonType.Number) return def;
+    const n = this._num;
+    if (!isFinite(n)) return def;
+    // Clamp before converting: an out-of-range float-to-int conversion traps.
+    if (n >= 9223372036854775807.0) return i64.MAX_VALUE;
+    if (n <= -9223372036854775808.0) return i64.MIN_VALUE;
+    return <i64>n;
+  }
+  asString(def: string = ""): string { return this.type == JsonType.String ? this._str : def; }
+
+  get(key: string): JsonValue | null {
+    const i = this.find(key);
+    const items = this._items;
+    return i >= 0 && items ? unchecked(items[i]) : null;
+  }
+  has(key: string): bool { return this.find(key) >= 0; }
+
+  set(key: string, v: JsonValue): JsonValue {
+    if (this.type != JsonType.Object) return this;
+    const i = this.find(key);
+    const items = this._items;
+    if (i >= 0 && items) {
+      unchecked(items[i] = v);
+      return this;
+    }
+    const n = this._count;
+    this.reserve(n + 1);
+    const names = this._names;
+    const grown = this._items;
+    if (!names || !grown) return this;
+    unchecked(names[n] = key);
+    unchecked(grown[n] = v);
+    this._count = n + 1;
+    const index = this._index;
+    if (index) index.set(key, n);
+    return this;
+  }
+
+  remove(key: string): bool {
+    const i = this.find(key);
+    const items = this._items;
+    const names = this._names;
+    if (i < 0 || !items || !names) return false;
+    const last = this._count - 1;
+    // Shifting within the same arrays needs no GC write barrier.
+    const moved = <usize>(last - i) << alignof<usize>();
+    const at = <usize>i << alignof<usize>();
+    memory.copy(changetype<usize>(items) + at, changetype<usize>(items) + at + sizeof<usize>(), moved);
+    memory.copy(changetype<usize>(names) + at, changetype<usize>(names) + at + sizeof<usize>(), moved);
+    store<usize>(changetype<usize>(items) + (<usize>last << alignof<usize>()), 0);
+    store<usize>(changetype<usize>(names) + (<usize>last << alignof<usize>()), 0);
+    this._count = last;
+    this._index = null; // positions shifted; rebuilt on the next big lookup
+    return true;
+  }
+
+  keys(): string[] {
+    const names = this._names;
+    const n = this.type == JsonType.Object ? this._count : 0;
+    const out = new Array<string>(n);
+    if (names) for (let i = 0; i < n; i++) unchecked(out[i] = names[i]);
+    return out;
+  }
+  values(): JsonValue[] { return this.type == JsonType.Object ? this.itemsCopy() : []; }
+
+  getString(key: string, def: string = ""): string { const v = this.get(key); return v ? v.asString(def) : def; }
+  getNumber(key: string, def: f64 = 0): f64 { const v = this.get(key); return v ? v.asNumber(def) : def; }
+  getInt(key: string, def: i64 = 0): i64 { const v = this.get(key); return v ? v.asInt(def) : def; }
+  getBool(key: string, def: bool = false): bool { const v = this.get(key); return v ? v.asBool(def) : def; }
+  getObject(key: string): JsonValue | null { const v = this.get(key); return v && v.isObject() ? v : null; }
+  getArray(key: string): JsonValue | null { const v = this.get(key); return v && v.isArray() ? v : null; }
+
+  get length(): i32 { return this._count; }
+
+  at(i: i32): JsonValue | null {
+    const items = this._items;
+    if (this.type != JsonType.Array || !items || i < 0 || i >= this._count) return null;
+    return unchecked(items[i]);
+  }
+
+  push(v: JsonValue): JsonValue {
+    if (this.type != JsonType.Array) return this;
+    const n = this._count;
+    this.reserve(n + 1);
+    const items = this._items;
+    if (items) { unchecked(items[n] = v); this._count = n + 1; }
+    return this;
+  }
+
+  items(): JsonValue[] { return this.type == JsonType.Array ? this.itemsCopy() : []; }
+
+  path(p: string): JsonValue | null {
+    let cur: JsonValue = this;
+    if (p.length == 0) return cur;
+    const segments = p.split(".");
+    for (let s = 0; s < segments.length; s++) {
+      const seg = unchecked(segments[s]);
+      const next = cur.type == JsonType.Array ? cur.at(arrayIndex(seg)) : cur.get(seg);
+      if (!next) return null;
+      cur = next;
+    }
+    return cur;
+  }
+
+  clone(): JsonValue {
+    // Iterative, so a deep tree cannot exhaust the stack.
+    const root = this.shallowCopy();
+    const from: JsonValue[] = [this];
+    const to: JsonValue[] = [root];
+    while (from.length > 0) {
+      const src = from.pop();
+      const dst = to.pop();
+      const srcItems = src._items;
+      const dstItems = dst._items;
+      if (!srcItems || !dstItems) continue;
+      for (let i = 0; i < src._count; i++) {
+        const child = unchecked(srcItems[i]);
+        const copy = child.shallowCopy();
+        unchecked(dstItems[i] = copy);
+        if (child._count > 0) { from.push(child); to.push(copy); }
+      }
+    }
+    return root;
+  }
+
+  toString(): string {
+    const w = new Utf16Writer();
+    const open: JsonValue[] = [];   // containers being written
+    const next: i32[] = [];         // index of the next child of each
+    let v: JsonValue = this;
+    while (true) {
+      if (v._count > 0 && open.length < MAX_WRITE_DEPTH) {
+        w.char(v.type == JsonType.Object ? 0x7B : 0x5B);
+        open.push(v);
+        next.push(0);
+      } else if (v._count > 0) {
+        w.ascii("null");
+      } else {
+        v.writeScalar(w);
+      }
+      // Move to the next child to write, closing finished containers.
+      while (true) {
+        const depth = open.length;
+        if (depth == 0) return w.finish();
+        const parent = unchecked(open[depth - 1]);
+        const i = unchecked(next[depth - 1]);
+        const items = parent._items;
+        if (items && i < parent._count) {
+          if (i > 0) w.char(0x2C);
+          const names = parent._names;
+          if (names) { w.quoted(unchecked(names[i])); w.char(0x3A); }
+          unchecked(next[depth - 1] = i + 1);
+          v = unchecked(items[i]);
+          break;
+        }
+        w.char(parent.type == JsonType.Object ? 0x7D : 0x5D);
+        open.pop();
+        next.pop();
+      }
+    }
+  }
+
+  // --- internals ---
+
+  /** Makes room for `need` children (keys too for objects). */
+  reserve(need: i32): void {
+    const items = this._items;
+    const cap = items ? items.length : 0;
+    if (need <= cap) return;
+    const size = max(need, max(4, cap << 1));
+    const n = this._count;
+    const bigger = new StaticArray<JsonValue>(size);
+    if (items) for (let i = 0; i < n; i++) unchecked(bigger[i] = items[i]);
+    this._items = bigger;
+    if (this.type == JsonType.Object) {
+      const names = this._names;
+      const biggerNames = new StaticArray<string>(size);
+      if (names) for (let i = 0; i < n; i++) unchecked(biggerNames[i] = names[i]);
+      this._names = biggerNames;
+    }
+  }
+
+  private find(key: string): i32 {
+    const names = this._names;
+    if (this.type != JsonType.Object || !names) return -1;
+    const n = this._count;
+    if (n <= LINEAR_LOOKUP_MAX) {
+      for (let i = 0; i < n; i++) if (unchecked(names[i]) == key) return i;
+      return -1;
+    }
+    let index = this._index;
+    if (!index) {
+      index = new Map<string, i32>();
+      for (let i = 0; i < n; i++) index.set(unchecked(names[i]), i);
+      this._index = index;
+    }
+    return index.has(key) ? index.get(key) : -1;
+  }
+
+  private itemsCopy(): JsonValue[] {
+    const items = this._items;
+    const n = this._count;
+    const out = new Array<JsonValue>(n);
+    if (items) for (let i = 0; i < n; i++) unchecked(out[i] = items[i]);
+    return out;
+  }
+
+  private shallowCopy(): JsonValue {
+    const j = new JsonValue(this.type);
+    j._num = this._num;
+    j._str = this._str;
+    const n = this._count;
+    if (n > 0) {
+      j.reserve(n);
+      j._count = n;
+      const names = this._names;
+      const copyNames = j._names;
+      if (names && copyNames) for (let i = 0; i < n; i++) unchecked(copyNames[i] = names[i]);
+    }
+    return j;
+  }
+
+  private writeScalar(w: Utf16Writer): void {
+    switch (this.type) {
+      case JsonType.Bool: w.ascii(this._num != 0 ? "true" : "false"); break;
+      case JsonType.Number: w.ascii(jsonNumber(this._num)); break;
+      case JsonType.String: w.quoted(this._str); break;
+      case JsonType.Array: w.ascii("[]"); break;
+      case JsonType.Object: w.ascii("{}"); break;
+      default: w.ascii("null");
+    }
+  }
+}
+
+export class JsonLimits {
+  maxBytes: i32 = 8 << 20;
+  maxDepth: i32 = 64;
+}
+
+const defaultLimits = new JsonLimits();
+let lastError = "";
+
+/** Why the last parse failed ("" after a successful one). Positions are UTF-8 byte offsets. */
+export function jsonError(): string { return lastError; }
+
+export function parseJson(text: string, limits: JsonLimits | null = null): JsonValue | null {
+  // WTF-8 keeps lone surrogates of the text; the parser accepts them in this mode.
+  const bytes = String.UTF8.encode(text);
+  return parseChecked(bytes, limits, true);
+}
+
+export function parseJsonBytes(data: ArrayBuffer, limits: JsonLimits | null = null): JsonValue | null {
+  return parseChecked(data, limits, false);
+}
+
+export function jsonQuote(s: string): string {
+  const w = new Utf16Writer();
+  w.quoted(s);
+  return w.finish();
+}
+
+export function jsonNumber(n: f64): string {
+  if (!isFinite(n)) return "null";
+  if (n == 0) return "0"; // also -0, as JSON.stringify does
+  if (n == Math.trunc(n) && Math.abs(n) < 9007199254740992.0) return (<i64>n).toString();
+  const s = n.toString(); // shortest round-trip digits, but "1e+21" style and "x.0" for integers
+  return s.endsWith(".0") ? s.substring(0, s.length - 2) : s;
+}
+
+// ===================================================================== parser
+
+// Set by the string and number readers: the position just after what they read.
+let cursor: usize = 0;
+
+function parseChecked(data: ArrayBuffer, limits: JsonLimits | null, wtf8: bool): JsonValue | null {
+  const lim = limits ? limits : defaultLimits;
+  const len = data.byteLength;
+  if (len > lim.maxBytes) {
+    lastError = "input of " + len.toString() + " bytes exceeds maxBytes " + lim.maxBytes.toString();
+    return null;
+  }
+  lastError = "";
+  parseEpoch++;
+  const base = changetype<usize>(data);
+  const result = parseValues(base, base + <usize>len, lim.maxDepth, wtf8);
+  releaseAll(); // what a failed parse left pinned
+  return result;
+}
+
+function fail(what: string, at: usize, base: usize): JsonValue | null {
+  lastError = what + " at " + (at - base).toString();
+  return null;
+}
+
+function unexpected(p: usize, base: usize, end: usize): JsonValue | null {
+  if (p >= end) return fail("unexpected end of input", p, base);
+  const c = <i32>load<u8>(p);
+  const shown = c >= 0x20 && c < 0x7F ? "'" + String.fromCharCode(c) + "'" : "byte 0x" + c.toString(16);
+  return fail("unexpected " + shown, p, base);
+}
+
+// @ts-ignore: decorator
+@inline function skipSpace(p: usize, end: usize): usize {
+  while (p < end) {
+    const c = load<u8>(p);
+    if (c != 0x20 && c != 0x0A && c != 0x0D && c != 0x09) break;
+    p++;
+  }
+  return p;
+}
+
+/** Reads `"key" :` at p (after whitespace) and queues the key; cursor ends after the colon. */
+function parseKey(p: usize, base: usize, end: usize, wtf8: bool): bool {
+  p = skipSpace(p, end);
+  if (p >= end || load<u8>(p) != 0x22) { unexpected(p, base, end); return false; }
+  const key = parseString(p + 1, base, end, wtf8);
+  if (key === null) return false;
+  if (!stringInterned) __pin(changetype<usize>(key));
+  pushRef(changetype<usize>(key), !stringInterned);
+  p = skipSpace(cursor, end);
+  if (p >= end || load<u8>(p) != 0x3A) { unexpected(p, base, end); return false; }
+  cursor = p + 1;
+  return true;
+}
+
+// The parser's stacks live in raw memory, reused across parses:
+//  - refs: children (and keys) of the containers still open, in order;
+//  - frames: each open container and where its children begin in refs.
+// The GC sees what they hold because each entry is pinned (bit 0 set) or held by the
+// intern table. Pushing children one by one into a reachable managed array instead
+// makes the incremental GC rescan that array after every step it takes during the
+// parse: quadratic on big arrays.
+class RawStack {
+  data: usize = 0;
+  cap: i32 = 0;
+  top: i32 = 0;
+
+  push(v: usize): void {
+    if (this.top == this.cap) {
+      this.cap = max(64, this.cap << 1);
+      const bytes = <usize>this.cap << alignof<usize>();
+      this.data = this.data ? heap.realloc(this.data, bytes) : heap.alloc(bytes);
+    }
+    store<usize>(this.data + (<usize>this.top << alignof<usize>()), v);
+    this.top++;
+  }
+
+  // @ts-ignore: decorator
+  @inline at(i: i32): usize { return load<usize>(this.data + (<usize>i << alignof<usize>())); }
+}
+
+const refs = new RawStack();
+const frames = new RawStack(); // pairs: container (pinned), start index in refs
+
+/** Queues a child or key; `pinned` marks it for unpinning once it is stored. */
+// @ts-ignore: decorator
+@inline function pushRef(ref: usize, pinned: bool): void { refs.push(pinned ? ref | 1 : ref); }
+
+// @ts-ignore: decorator
+@inline function refAt(i: i32): usize { return refs.at(i) & ~(<usize>1); }
+
+function dropRefs(from: i32): void {
+  for (let i = from; i < refs.top; i++) {
+    const e = refs.at(i);
+    if (e & 1) __unpin(e & ~(<usize>1));
+  }
+  refs.top = from;
+}
+
+function releaseAll(): void {
+  dropRefs(0);
+  for (let i = 0; i < frames.top; i += 2) __unpin(frames.at(i));
+  frames.top = 0;
+}
+
+/** Moves the queued children from `start` up into the container c. */
+function closeContainer(c: JsonValue, start: i32): void {
+  if (c.type == JsonType.Object) {
+    const n = (refs.top - start) >> 1;
+    c.reserve(n);
+    for (let i = 0; i < n; i++) {
+      const k = start + (i << 1);
+      // set(): a repeated key keeps its first position and takes the last value.
+      c.set(changetype<string>(refAt(k)), changetype<JsonValue>(refAt(k + 1)));
+    }
+  } else {
+    const n = refs.top - start;
+    c.reserve(n);
+    const items = c._items;
+    if (items) for (let i = 0; i < n; i++) unchecked(items[i] = changetype<JsonValue>(refAt(start + i)));
+    c._count = n;
+  }
+  dropRefs(start);
+}
+
+function parseValues(base: usize, end: usize, maxDepth: i32, wtf8: bool): JsonValue | null {
+  let p = base;
+  while (true) {
+    // ---- read one value
+    p = skipSpace(p, end);
+    if (p >= end) return unexpected(p, base, end);
+    let c = <i32>load<u8>(p);
+    let value: JsonValue;
+    let pinned = false; // closed containers stay pinned from their opening
+    if (c == 0x22) {
+      const s = parseString(p + 1, base, end, wtf8);
+      if (s === null) return null;
+      value = JsonValue.newString(s);
+      p = cursor;
+    } else if (c == 0x2D || (c >= 0x30 && c <= 0x39)) {
+      const n = parseNumber(p, base, end);
+      if (isNaN(n)) return null;
+      value = JsonValue.newNumber(n);
+      p = cursor;
+    } else if (c == 0x7B || c == 0x5B) {
+      if ((frames.top >> 1) >= maxDepth) return fail("nesting deeper than " + maxDepth.toString(), p, base);
+      const isObject = c == 0x7B;
+      value = isObject ? JsonValue.newObject() : JsonValue.newArray();
+      p = skipSpace(p + 1, end);
+      if (p >= end || <i32>load<u8>(p) != c + 2) { // '}' and ']' follow '{' and '[' by 2
+        frames.push(__pin(changetype<usize>(value)));
+        frames.push(refs.top);
+        if (isObject) {
+          if (!parseKey(p, base, end, wtf8)) return null;
+          p = cursor;
+        }
+        continue;
+      }
+      p++;
+    } else if (p + 4 <= end && load<u32>(p) == 0x6C6C756E) { // "null"
+      value = JsonValue.newNull(); p += 4;
+    } else if (p + 4 <= end && load<u32>(p) == 0x65757274) { // "true"
+      value = JsonValue.newBool(true); p += 4;
+    } else if (p + 5 <= end && load<u32>(p) == 0x736C6166 && load<u8>(p + 4) == 0x65) { // "false"
+      value = JsonValue.newBool(false); p += 5;
+    } else {
+      return unexpected(p, base, end);
+    }
+
+    // ---- hand it to its container; close every container the input closes here
+    while (true) {
+      if (frames.top == 0) {
+        if (pinned) __unpin(changetype<usize>(value));
+        p = skipSpace(p, end);
+        return p < end ? unexpected(p, base, end) : value;
+      }
+      if (!pinned) __pin(changetype<usize>(value));
+      pushRef(changetype<usize>(value), true);
+      const parent = changetype<JsonValue>(frames.at(frames.top - 2));
+      const isObject = parent.type == JsonType.Object;
+      p = skipSpace(p, end);
+      if (p >= end) return unexpected(p, base, end);
+      c = <i32>load<u8>(p);
+      if (c == 0x2C) {
+        if (isObject) {
+          if (!parseKey(p + 1, base, end, wtf8)) return null;
+          p = cursor;
+        } else {
+          p++;
+        }
+        break;
+      }
+      if (c != (isObject ? 0x7D : 0x5D)) return unexpected(p, base, end);
+      p++;
+      closeContainer(parent, <i32>frames.at(frames.top - 1));
+      frames.top -= 2;
+      value = parent;
+      pinned = true;
+    }
+  }
+}
+
+// ---- strings
+
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+/** True if any of the 8 bytes is '"', '\\', a control character or non-ASCII. */
+// @ts-ignore: decorator
+@inline function hasSpecialByte(x: u64): bool {
+  const quote = x ^ (ONES * 0x22);
+  const slash = x ^ (ONES * 0x5C);
+  return (((quote - ONES) & ~quote) | ((slash - ONES) & ~slash) | ((x - ONES * 0x20) & ~x) | x) & HIGHS ? true : false;
+}
+
+/** The low 4 bytes of x as 4 UTF-16 code units. */
+// @ts-ignore: decorator
+@inline function widen4(x: u64): u64 {
+  return (x & 0xFF) | ((x & 0xFF00) << 8) | ((x & 0xFF0000) << 16) | ((x & 0xFF000000) << 24);
+}
+
+// @ts-ignore: decorator
+@inline function hexValue(c: u32): i32 {
+  if (c - 0x30 < 10) return <i32>(c - 0x30);
+  const l = c | 0x20; // lower case
+  if (l - 0x61 < 6) return <i32>(l - 0x61 + 10);
+  return -1;
+}
+
+// @ts-ignore: decorator
+@inline function isContinuation(p: usize, end: usize): bool {
+  return p < end && (load<u8>(p) & 0xC0) == 0x80;
+}
+
+// Strings are decoded once into this reusable UTF-16 buffer, then copied out at their
+// exact size.
+let scratch: usize = 0;
+let scratchEnd: usize = 0;
+
+/** Grows the scratch buffer so that at least 16 bytes fit at o; returns o's new address. */
+function scratchRoom(o: usize): usize {
+  const used = o - scratch;
+  const size = max<usize>(1024, (scratchEnd - scratch) << 1);
+  scratch = scratch ? heap.realloc(scratch, size) : heap.alloc(size);
+  scratchEnd = scratch + size;
+  return scratch + used;
+}
+
+/**
+ * Reads string content starting after the opening quote; cursor ends after the closing
+ * quote. Validates escapes and UTF-8 (WTF-8 allows encoded lone surrogates).
+ */
+function parseString(start: usize, base: usize, end: usize, wtf8: bool): string | null {
+  let p = start;
+  let o = scratch;
+  let ascii = true;
+  while (true) {
+    // Plain ASCII, 8 bytes at a time.
+    while (p + 8 <= end) {
+      if (o + 16 > scratchEnd) o = scratchRoom(o);
+      const x = load<u64>(p);
+      if (hasSpecialByte(x)) break;
+      store<u64>(o, widen4(x));
+      store<u64>(o + 8, widen4(x >> 32));
+      p += 8;
+      o += 16;
+    }
+    if (o + 16 > scratchEnd) o = scratchRoom(o);
+    if (p >= end) { fail("unterminated string", start - 1, base); return null; }
+    const c = <u32>load<u8>(p);
+    if (c == 0x22) break;
+    if (c >= 0x20 && c < 0x80 && c != 0x5C) { store<u16>(o, <u16>c); o += 2; p++; continue; }
+    if (c == 0x5C) {
+      if (p + 1 >= end) { fail("unterminated string", start - 1, base); return null; }
+      const e = <u32>load<u8>(p + 1);
+      let u: i32 = -1;
+      switch (e) {
+        case 0x22: case 0x5C: case 0x2F: u = e; break;
+        case 0x62: u = 0x08; break;
+        case 0x66: u = 0x0C; break;
+        case 0x6E: u = 0x0A; break;
+        case 0x72: u = 0x0D; break;
+        case 0x74: u = 0x09; break;
+        case 0x75: {
+          if (p + 6 > end) { fail("invalid \\u escape", p, base); return null; }
+          // Any invalid digit (-1) makes the result negative. Surrogates stay as they are:
+          // a \uD83D\uDE00 pair is already valid UTF-16, and lone ones are allowed as in JS.
+          u = (hexValue(load<u8>(p + 2)) << 12) | (hexValue(load<u8>(p + 3)) << 8)
+            | (hexValue(load<u8>(p + 4)) << 4) | hexValue(load<u8>(p + 5));
+          if (u < 0) { fail("invalid \\u escape", p, base); return null; }
+          p += 4;
+          break;
+        }
+        default: fail("invalid escape", p, base); return null;
+      }
+      store<u16>(o, <u16>u); o += 2; p += 2;
+      ascii = false;
+      continue;
+    }
+    if (c < 0x20) { fail("control character in string", p, base); return null; }
+    // Multi-byte UTF-8: reject overlongs, surrogates (unless WTF-8) and values past U+10FFFF.
+    ascii = false;
+    let cp: u32 = 0;
+    if (c >= 0xE0 && c < 0xF0 && isContinuation(p + 1, end) && isContinuation(p + 2, end)) {
+      cp = (c & 0x0F) << 12 | (<u32>load<u8>(p + 1) & 0x3F) << 6 | (<u32>load<u8>(p + 2) & 0x3F);
+      if (cp < 0x800 || (!wtf8 && cp >= 0xD800 && cp < 0xE000)) { fail("invalid UTF-8", p, base); return null; }
+      p += 3;
+    } else if (c >= 0xC2 && c < 0xE0 && isContinuation(p + 1, end)) {
+      cp = (c & 0x1F) << 6 | (<u32>load<u8>(p + 1) & 0x3F);
+      p += 2;
+    } else if (c >= 0xF0 && c < 0xF5 && isContinuation(p + 1, end) && isContinuation(p + 2, end) && isContinuation(p + 3, end)) {
+      cp = (c & 0x07) << 18 | (<u32>load<u8>(p + 1) & 0x3F) << 12 | (<u32>load<u8>(p + 2) & 0x3F) << 6 | (<u32>load<u8>(p + 3) & 0x3F);
+      if (cp < 0x10000 || cp > 0x10FFFF) { fail("invalid UTF-8", p, base); return null; }
+      cp -= 0x10000;
+      store<u16>(o, <u16>(0xD800 | (cp >> 10))); o += 2;
+      cp = 0xDC00 | (cp & 0x3FF);
+      p += 4;
+    } else {
+      fail("invalid UTF-8", p, base);
+      return null;
+    }
+    store<u16>(o, <u16>cp); o += 2;
+  }
+  cursor = p + 1;
+  const bytes = o - scratch;
+  if (ascii && bytes <= INTERN_MAX << 1) return internUnits(bytes);
+  stringInterned = false;
+  const out = __new(bytes, idof<String>());
+  memory.copy(out, scratch, bytes);
+  return changetype<string>(out);
+}
+
+// Short ASCII strings (keys, roles, ...) repeat a lot: a small direct-mapped cache
+// shares them across values and parses. Strings are immutable, so sharing is safe.
+// A slot filled or hit during the current parse is not replaced before the parse ends,
+// so the table keeps the queued keys it returned alive (they are not pinned).
+const INTERN_MAX: usize = 24;
+const INTERN_SLOTS = 512;
+// @ts-ignore: decorator
+@lazy const internTable = new StaticArray<string>(INTERN_SLOTS);
+// @ts-ignore: decorator
+@lazy const internEpochs = new StaticArray<u32>(INTERN_SLOTS);
+let parseEpoch: u32 = 0;
+let stringInterned = false; // did the last parseString() return a table-held string?
+
+/** The string in scratch (bytes long), shared through the intern table. */
+function internUnits(bytes: usize): string {
+  let h = <u32>bytes * 0x9E3779B1;
+  for (let i: usize = 0; i < bytes; i += 2) h = (h ^ load<u16>(scratch + i)) * 0x01000193;
+  const slot = <i32>(h >> 23); // top 9 bits
+  const cached = load<usize>(changetype<usize>(internTable) + (<usize>slot << alignof<usize>()));
+  if (cached && <usize>changetype<string>(cached).length << 1 == bytes && memory.compare(cached, scratch, bytes) == 0) {
+    unchecked(internEpochs[slot] = parseEpoch);
+    stringInterned = true;
+    return changetype<string>(cached);
+  }
+  const out = __new(bytes, idof<String>());
+  memory.copy(out, scratch, bytes);
+  const s = changetype<string>(out);
+  stringInterned = !cached || unchecked(internEpochs[slot]) != parseEpoch;
+  if (stringInterned) {
+    unchecked(internTable[slot] = s);
+    unchecked(internEpochs[slot] = parseEpoch);
+  }
+  return s;
+}
+
+// ---- numbers
+
+// Powers of ten that are exact in f64.
+const EXACT_POW10: StaticArray<f64> = [
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/** Reads a number at p; NaN (with lastError set) if malformed or out of f64 range. */
+function parseNumber(p: usize, base: usize, end: usize): f64 {
+  const start = p;
+  const negative = load<u8>(p) == 0x2D;
+  if (negative) p++;
+  // Up to 19 significant digits go into mant; further digits only shift exp10.
+  let mant: u64 = 0;
+  let digits = 0;
+  let exp10 = 0;
+  let truncated = false;
+  if (p >= end || <u32>load<u8>(p) - 0x30 > 9) { numberError(p, base, end); return NaN; }
+  if (load<u8>(p) == 0x30) {
+    p++;
+    if (p < end && <u32>load<u8>(p) - 0x30 <= 9) { fail("leading zero in number", p - 1, base); return NaN; }
+  } else {
+    while (p < end) {
+      const d = <u32>load<u8>(p) - 0x30;
+      if (d > 9) break;
+      if (digits < 19) { mant = mant * 10 + d; digits++; } else { exp10++; if (d) truncated = true; }
+      p++;
+    }
+  }
+  if (p < end && load<u8>(p) == 0x2E) {
+    p++;
+    if (p >= end || <u32>load<u8>(p) - 0x30 > 9) { numberError(p, base, end); return NaN; }
+    while (p < end) {
+      const d = <u32>load<u8>(p) - 0x30;
+      if (d > 9) break;
+      if (mant == 0 && d == 0) exp10--;                  // leading zeros of 0.000x
+      else if (digits < 19) { mant = mant * 10 + d; digits++; exp10--; }
+      else if (d) truncated = true;
+      p++;
+    }
+  }
+  if (p < end && (load<u8>(p) | 0x20) == 0x65) {
+    p++;
+    let expNegative = false;
+    if (p < end && (load<u8>(p) == 0x2B || load<u8>(p) == 0x2D)) { expNegative = load<u8>(p) == 0x2D; p++; }
+    if (p >= end || <u32>load<u8>(p) - 0x30 > 9) { numberError(p, base, end); return NaN; }
+    let e = 0;
+    while (p < end) {
+      const d = <i32>load<u8>(p) - 0x30;
+      if (<u32>d > 9) break;
+      if (e < 100000000) e = e * 10 + d; // saturate: far past any f64 range
+      p++;
+    }
+    exp10 += expNegative ? -e : e;
+  }
+  cursor = p;
+  let v: f64;
+  if (mant == 0) v = 0;
+  else if (!truncated && exp10 == 0) v = <f64>mant;                 // one correctly rounded conversion
+  else if (!truncated && mant <= (<u64>1 << 53) && exp10 >= -22 && exp10 <= 22) {
+    // Clinger's fast path: both operands exact, so one rounding.
+    v = exp10 < 0 ? <f64>mant / unchecked(EXACT_POW10[-exp10]) : <f64>mant * unchecked(EXACT_POW10[exp10]);
+  } else {
+    v = parseDecimalSlow(negative ? start + 1 : start, p);
+  }
+  if (!isFinite(v)) { fail("number out of range", start, base); return NaN; }
+  return negative ? -v : v;
+}
+
+function numberError(p: usize, base: usize, end: usize): void {
+  if (p >= end) fail("unexpected end of input in number", p, base);
+  else fail("invalid number", p, base);
+}
+
+// ---- correctly rounded decimal conversion for the rare hard cases
+
+// Digits kept for the exact comparison; midpoints between doubles need at most 767.
+const MAX_DIGITS = 780;
+const BIG_LIMBS = 200; // 6400 bits, above the largest product built below
+
+class BigNat {
+  limbs: StaticArray<u32> = new StaticArray<u32>(BIG_LIMBS);
+  size: i32 = 0;
+
+  setU64(v: u64): void {
+    unchecked(this.limbs[0] = <u32>v);
+    unchecked(this.limbs[1] = <u32>(v >> 32));
+    this.size = v >> 32 ? 2 : v ? 1 : 0;
+  }
+
+  copyFrom(o: BigNat): void {
+    memory.copy(changetype<usize>(this.limbs), changetype<usize>(o.limbs), <usize>o.size << 2);
+    this.size = o.size;
+  }
+
+  /** this = this * m + a */
+  mulAdd(m: u32, a: u32): void {
+    let carry = <u64>a;
+    const n = this.size;
+    for (let i = 0; i < n; i++) {
+      const t = <u64>unchecked(this.limbs[i]) * m + carry;
+      unchecked(this.limbs[i] = <u32>t);
+      carry = t >> 32;
+    }
+    if (carry && n < BIG_LIMBS) { unchecked(this.limbs[n] = <u32>carry); this.size = n + 1; }
+  }
+
+  mulPow5(e: i32): void {
+    while (e >= 13) { this.mulAdd(1220703125, 0); e -= 13; }
+    if (e > 0) this.mulAdd(<u32>Math.pow(5, e), 0);
+  }
+
+  shiftLeft(bits: i32): void {
+    if (this.size == 0) return;
+    const words = bits >> 5;
+    const rest = bits & 31;
+    let n = this.size;
+    if (n + words + 1 > BIG_LIMBS) return; // cannot happen for inputs bounded by MAX_DIGITS
+    if (rest) {
+      unchecked(this.limbs[n] = 0);
+      for (let i = n; i > 0; i--) {
+        unchecked(this.limbs[i] = (this.limbs[i] << rest) | (this.limbs[i - 1] >> (32 - rest)));
+      }
+      unchecked(this.limbs[0] = this.limbs[0] << rest);
+      if (unchecked(this.limbs[n])) n++;
+    }
+    if (words) {
+      for (let i = n - 1; i >= 0; i--) unchecked(this.limbs[i + words] = this.limbs[i]);
+      for (let i = 0; i < words; i++) unchecked(this.limbs[i] = 0);
+      n += words;
+    }
+    this.size = n;
+  }
+
+  static compare(a: BigNat, b: BigNat): i32 {
+    if (a.size != b.size) return a.size > b.size ? 1 : -1;
+    for (let i = a.size - 1; i >= 0; i--) {
+      const x = unchecked(a.limbs[i]);
+      const y = unchecked(b.limbs[i]);
+      if (x != y) return x > y ? 1 : -1;
+    }
+    return 0;
+  }
+}
+
+// Scratch numbers, created on first use.
+// @ts-ignore: decorator
+@lazy const bigDigits = new BigNat();
+// @ts-ignore: decorator
+@lazy const bigLeft = new BigNat();
+// @ts-ignore: decorator
+@lazy const bigRight = new BigNat();
+
+/**
+ * Value of the unsigned decimal text in [p, end), correctly rounded: an f64 guess
+ * is moved one ulp at a time until the exact value lies between its neighbour midpoints.
+ */
+function parseDecimalSlow(p: usize, end: usize): f64 {
+  const digits = bigDigits;
+  const left = bigLeft;
+  const right = bigRight;
+  // Significant digits (at most MAX_DIGITS, the rest as a sticky 1) and their exponent.
+  digits.setU64(0);
+  let count = 0;
+  let exp10 = 0;
+  let sticky = false;
+  let fraction = false;
+  let lead: u64 = 0;   // first 19 digits, for the guess
+  let chunk: u32 = 0;  // digits not yet added to the bignum, in groups of 9
+  let chunkLen = 0;
+  for (; p < end; p++) {
+    const c = <u32>load<u8>(p);
+    if (c == 0x2E) { fraction = true; continue; }
+    if (c - 0x30 > 9) break;
+    const d = c - 0x30;
+    if (count == 0 && d == 0) { if (fraction) exp10--; continue; }
+    if (count >= MAX_DIGITS) { if (d) sticky = true; if (!fraction) exp10++; continue; }
+    if (count < 19) lead = lead * 10 + d;
+    chunk = chunk * 10 + d;
+    if (++chunkLen == 9) { digits.mulAdd(1000000000, chunk); chunk = 0; chunkLen = 0; }
+    count++;
+    if (fraction) exp10--;
+  }
+  if (sticky) { chunk = chunk * 10 + 1; chunkLen++; count++; exp10--; }
+  if (chunkLen) digits.mulAdd(<u32>unchecked(EXACT_POW10[chunkLen]), chunk);
+  let e = 0;
+  if (p < end) { // exponent part, already validated by the caller
+    p++;
+    let negative = false;
+    if (load<u8>(p) == 0x2B || load<u8>(p) == 0x2D) { negative = load<u8>(p) == 0x2D; p++; }
+    for (; p < end; p++) if (e < 100000000) e = e * 10 + (<i32>load<u8>(p) - 0x30);
+    if (negative) e = -e;
+  }
+  exp10 += e;
+  if (count == 0) return 0;
+  if (count + exp10 > 310) return Infinity;  // >= 1e310
+  if (count + exp10 < -324) return 0;        // < 1e-325, below half the smallest subnormal
+
+  // Guess from the leading digits, scaled in exact steps of 1e22 (no premature overflow).
+  let guess = <f64>lead;
+  let scale = exp10 + count - min(count, 19);
+  while (scale > 22) { guess *= 1e22; scale -= 22; }
+  while (scale < -22) { guess /= 1e22; scale += 22; }
+  guess = scale < 0 ? guess / unchecked(EXACT_POW10[-scale]) : guess * unchecked(EXACT_POW10[scale]);
+  if (!isFinite(guess)) guess = f64.MAX_VALUE;
+
+  for (let step = 0; step < 200; step++) {
+    const bits = reinterpret<u64>(guess);
+    const c = compareWithUpperMidpoint(guess, digits, exp10, left, right);
+    if (c > 0 || (c == 0 && (bits & 1))) {
+      if (guess == f64.MAX_VALUE) return Infinity;
+      guess = reinterpret<f64>(bits + 1);
+      continue;
+    }
+    if (guess == 0) break;
+    const below = reinterpret<f64>(bits - 1);
+    const d = compareWithUpperMidpoint(below, digits, exp10, left, right);
+    if (d < 0 || (d == 0 && (bits & 1))) { guess = below; continue; }
+    break;
+  }
+  return guess;
+}
+
+/** Compares digits * 10^exp10 with the midpoint between x and the next double up. */
+function compareWithUpperMidpoint(x: f64, digits: BigNat, exp10: i32, left: BigNat, right: BigNat): i32 {
+  const bits = reinterpret<u64>(x);
+  const biased = <i32>(bits >> 52) & 0x7FF;
+  let m = bits & ((<u64>1 << 52) - 1);
+  let k = -1074;
+  if (biased) { m |= <u64>1 << 52; k = biased - 1075; }
+  // midpoint = (2m + 1) * 2^(k - 1);  value = digits * 5^exp10 * 2^exp10
+  left.copyFrom(digits);
+  right.setU64(2 * m + 1);
+  if (exp10 >= 0) left.mulPow5(exp10); else right.mulPow5(-exp10);
+  const shift = exp10 - (k - 1);
+  if (shift > 0) left.shiftLeft(shift); else right.shiftLeft(-shift);
+  return BigNat.compare(left, right);
+}
+
+// ===================================================================== writer
+
+/** Growable UTF-16 buffer behind toString() and jsonQuote(). */
+class Utf16Writer {
+  buf: ArrayBuffer = new ArrayBuffer(64);
+  len: i32 = 0; // bytes used
+
+  private reserve(bytes: i32): usize {
+    const need = this.len + bytes;
+    if (need > this.buf.byteLength) {
+      let cap = this.buf.byteLength << 1;
+      while (cap < need) cap <<= 1;
+      const bigger = new ArrayBuffer(cap);
+      memory.copy(changetype<usize>(bigger), changetype<usize>(this.buf), <usize>this.len);
+      this.buf = bigger;
+    }
+    return changetype<usize>(this.buf) + <usize>this.len;
+  }
+
+  char(c: u32): void {
+    store<u16>(this.reserve(2), <u16>c);
+    this.len += 2;
+  }
+
+  ascii(s: string): void {
+    const bytes = s.length << 1;
+    memory.copy(this.reserve(bytes), changetype<usize>(s), <usize>bytes);
+    this.len += bytes;
+  }
+
+  /** Copies UTF-16 code units verbatim. */
+  units(src: usize, count: i32): void {
+    const bytes = count << 1;
+    memory.copy(this.reserve(bytes), src, <usize>bytes);
+    this.len += bytes;
+  }
+
+  /** Writes s as a JSON string literal; lone surrogates become \uXXXX escapes. */
+  quoted(s: string): void {
+    const n = s.length;
+    const src = changetype<usize>(s);
+    this.char(0x22);
+    let run = 0; // first unit of the pending run that needs no escaping
+    for (let i = 0; i < n; i++) {
+      const c = <u32>load<u16>(src + (<usize>i << 1));
+      if (c >= 0x20 && c != 0x22 && c != 0x5C && (c & 0xF800) != 0xD800) continue;
+      if ((c & 0xFC00) == 0xD800 && i + 1 < n && (load<u16>(src + (<usize>(i + 1) << 1)) & 0xFC00) == 0xDC00) {
+        i++; // a valid surrogate pair stays in the run
+        continue;
+      }
+      this.units(src + (<usize>run << 1), i - run);
+      this.escape(c);
+      run = i + 1;
+    }
+    this.units(src + (<usize>run << 1), n - run);
+    this.char(0x22);
+  }
+
+  private escape(c: u32): void {
+    let short: u32 = 0;
+    switch (c) {
+      case 0x22: short = 0x22; break;
+      case 0x5C: short = 0x5C; break;
+      case 0x08: short = 0x62; break;
+      case 0x0C: short = 0x66; break;
+      case 0x0A: short = 0x6E; break;
+      case 0x0D: short = 0x72; break;
+      case 0x09: short = 0x74; break;
+    }
+    if (short) {
+      store<u32>(this.reserve(4), 0x5C | (short << 16));
+      this.len += 4;
+      return;
+    }
+    const o = this.reserve(12);
+    store<u32>(o, 0x5C | (0x75 << 16)); // \u
+    for (let i = 0; i < 4; i++) {
+      const nibble = (c >> (12 - 4 * i)) & 0xF;
+      store<u16>(o + 4 + (<usize>i << 1), <u16>(nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10));
+    }
+    this.len += 12;
+  }
+
+  finish(): string {
+    return String.UTF16.decodeUnsafe(changetype<usize>(this.buf), <usize>this.len);
+  }
+}
+
+/** Array index in a path segment: decimal digits only, else -1. */
+function arrayIndex(seg: string): i32 {
+  const n = seg.length;
+  if (n == 0 || n > 9) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = seg.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
