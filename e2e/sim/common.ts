@@ -123,13 +123,16 @@ export class Ctx {
       this.closed = true;
       return;
     }
-    this.res.write(text);
     this.events++;
     const limit = this.fault?.resetAfterEvents;
     if (limit !== undefined && this.events >= limit) {
-      this.res.socket?.destroy();
+      // Cut the connection once this event is on the wire: no terminating chunk, no [DONE].
+      const socket = this.res.socket;
+      this.res.write(text, () => socket?.destroy());
       this.closed = true;
+      return;
     }
+    this.res.write(text);
   }
 
   end(): void {
