@@ -7,6 +7,7 @@
 // weighted sum. The weights were fitted against js-tiktoken's o200k_base on the calibration
 // samples in tests/fixtures/tokens/ by tests/tokens/calibrate.ts, which also prints the
 // errors on the held-out samples.
+import { JsonValue } from "./json";
 
 /** Indices of TokenEstimator.counts. */
 export const enum TokenFeature {
@@ -105,6 +106,7 @@ export class TokenEstimator {
     this.empty = true;
   }
 
+  /** Adds text that continues the text added before (the next piece of a stream). */
   add(text: string): void {
     const counts = changetype<usize>(this.counts);
     let prev = this.prev;
@@ -165,6 +167,13 @@ export class TokenEstimator {
     this.run = run;
   }
 
+  /** Adds text that stands apart from the text added before (another message or field). */
+  addPiece(text: string): void {
+    this.prev = CharClass.None;
+    this.run = 0;
+    this.add(text);
+  }
+
   /** Estimated o200k_base tokens of the text added so far: 0 for none, else at least 1. */
   tokens(): i32 {
     if (this.empty) return 0;
@@ -189,6 +198,118 @@ export function estimateTokens(text: string): i32 {
   oneShot.reset();
   oneShot.add(text);
   return oneShot.tokens();
+}
+
+/**
+ * Estimated prompt tokens of a chat/completion/embedding request in the OpenAI (chat,
+ * completions, embeddings, Responses), Anthropic, DashScope native or Gemini format: the
+ * text of messages and their content parts, system prompts and instructions, tool calls
+ * and results, plus the chat formatting per message and the JSON text of tool definitions.
+ * Images, audio and files are not counted. 0 for anything that is not a JSON object.
+ */
+export function estimateChatPromptTokens(body: JsonValue): i32 {
+  if (!body.isObject()) return 0;
+  const prompt = new PromptCounter();
+  const input = body.get("input");
+  let messages = body.getArray("messages");
+  if (!messages && input && input.isObject()) messages = input.getArray("messages"); // DashScope native
+  if (!messages) messages = body.getArray("contents"); // Gemini
+  if (messages) prompt.messages(messages);
+  else if (input && input.isArray()) prompt.messages(input); // Responses items, embedding inputs
+  else if (input) prompt.content(input.isObject() ? input.get("prompt") : input, 0); // DashScope prompt, a plain input
+  prompt.content(body.get("system"), 0); // Anthropic
+  prompt.content(body.get("systemInstruction"), 0); // Gemini
+  prompt.content(body.get("system_instruction"), 0);
+  prompt.content(body.get("instructions"), 0); // Responses
+  prompt.content(body.get("prompt"), 0); // completions
+  prompt.content(body.get("query"), 0); // Dify apps
+  prompt.tools(body.getArray("tools"));
+  prompt.tools(body.getArray("functions")); // OpenAI's legacy function definitions
+  const parameters = body.getObject("parameters");
+  if (parameters) prompt.tools(parameters.getArray("tools")); // DashScope native
+  return prompt.tokens();
+}
+
+// Chat formatting around each message (as tiktoken's chat-format count: three tokens per
+// message, and three that prime the reply).
+const TOKENS_PER_MESSAGE = 3;
+const TOKENS_REPLY_PRIMING = 3;
+// Content parts nest (tool results hold blocks, Gemini parts hold calls); deeper is not content.
+const MAX_CONTENT_DEPTH = 8;
+
+class PromptCounter {
+  text: TokenEstimator = new TokenEstimator();
+  fixed: i64 = 0; // formatting tokens and token ids given as numbers
+
+  tokens(): i32 {
+    const sum = <i64>this.text.tokens() + this.fixed;
+    return sum >= <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>sum;
+  }
+
+  // Message objects get the chat formatting; strings and token ids are plain input.
+  messages(list: JsonValue): void {
+    let chat = false;
+    for (let i = 0; i < list.length; i++) {
+      const m = list.at(i);
+      if (!m) continue;
+      if (m.isObject()) { chat = true; this.fixed += TOKENS_PER_MESSAGE; }
+      this.content(m, 1);
+    }
+    if (chat) this.fixed += TOKENS_REPLY_PRIMING;
+  }
+
+  // Tool definitions reach the model as a rendering of their schema; their JSON text is a
+  // close, slightly generous stand-in.
+  tools(list: JsonValue | null): void {
+    if (!list) return;
+    for (let i = 0; i < list.length; i++) {
+      const tool = list.at(i);
+      if (tool) this.text.addPiece(tool.toString());
+    }
+  }
+
+  // A message or content part of any of the formats: a string, a token id, an array of
+  // parts, or an object whose text-bearing fields are added and nested parts walked.
+  content(v: JsonValue | null, depth: i32): void {
+    if (!v || depth > MAX_CONTENT_DEPTH) return;
+    if (v.isString()) { this.text.addPiece(v.asString()); return; }
+    if (v.isNumber()) { if (depth > 0) this.fixed++; return; } // token ids of completions/embeddings
+    if (v.isArray()) {
+      for (let i = 0; i < v.length; i++) this.content(v.at(i), depth + 1);
+      return;
+    }
+    if (!v.isObject()) return;
+    // Role and name of messages, text parts, thinking blocks, reasoning in history, tool
+    // call arguments (OpenAI) and tool outputs (Responses).
+    this.string(v, "role");
+    this.string(v, "name");
+    this.string(v, "text");
+    this.string(v, "thinking");
+    this.string(v, "reasoning_content");
+    this.string(v, "arguments");
+    this.string(v, "output");
+    // Nested parts: message content, Gemini parts, OpenAI tool calls and their function.
+    this.content(v.get("content"), depth + 1);
+    this.content(v.get("parts"), depth + 1);
+    this.content(v.getArray("tool_calls"), depth + 1);
+    this.content(v.getObject("function"), depth + 1);
+    this.content(v.getObject("functionCall"), depth + 1);
+    this.content(v.getObject("functionResponse"), depth + 1);
+    // Structured tool input (Anthropic tool_use), Gemini call arguments and results.
+    this.json(v, "input");
+    this.json(v, "args");
+    this.json(v, "response");
+  }
+
+  private string(v: JsonValue, key: string): void {
+    const s = v.get(key);
+    if (s && s.isString()) this.text.addPiece(s.asString());
+  }
+
+  private json(v: JsonValue, key: string): void {
+    const o = v.get(key);
+    if (o && (o.isObject() || o.isArray())) this.text.addPiece(o.toString());
+  }
 }
 
 // Two bits per ideograph U+4E00+i, low bits first: 2 if it occurs in an o200k_base token of
