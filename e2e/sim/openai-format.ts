@@ -32,8 +32,8 @@ export function chunk(base: ChatBase, delta: Record<string, unknown>, finishReas
 }
 
 /** The `stream_options.include_usage` trailer: empty choices, usage filled. */
-export function usageChunk(base: ChatBase, u: Usage): string {
-  return sseData({ id: base.id, object: 'chat.completion.chunk', created: base.created, model: base.model, ...base.extra, choices: [], usage: u });
+export function usageChunk(base: ChatBase, u: Usage, object = 'chat.completion.chunk'): string {
+  return sseData({ id: base.id, object, created: base.created, model: base.model, ...base.extra, choices: [], usage: u });
 }
 
 export function completion(base: ChatBase, message: Record<string, unknown>, finishReason: string, u: Usage, choiceExtra: Record<string, unknown> = {}): unknown {

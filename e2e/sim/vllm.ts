@@ -1,10 +1,10 @@
-// Simulated vLLM OpenAI-compatible server: /v1/chat/completions (stream and not), /v1/models,
+// Simulated vLLM OpenAI-compatible server: /v1/chat/completions and /v1/completions (stream and not), /v1/models,
 // /metrics (vLLM metric names), /health. Timing comes from the scheduler in engine.ts;
 // the cost model and its sources are described in e2e/sim/README.md.
 import { type Ctx, type ServerOptions, type SimServer, startServer } from './common.ts';
 import { Engine, type CostModel, type FinishReason, LLAMA31_8B_A100, type RequestRecord } from './engine.ts';
 import { PromWriter } from './metrics.ts';
-import { type ChatBase, SSE_DONE, chunk, completion, nowSeconds, usage, usageChunk } from './openai-format.ts';
+import { type ChatBase, SSE_DONE, type Usage, chunk, completion, nowSeconds, sseData, usage, usageChunk } from './openai-format.ts';
 import { type LengthRange, blockHashes, countTokens, drawLength, fillerText, fillerToken, makeIds, renderChat } from './text.ts';
 
 export interface VllmSimOptions extends ServerOptions {
@@ -108,14 +108,51 @@ export async function startVllm(opts: VllmSimOptions = {}): Promise<VllmSim> {
   const errorType = (s: number): string =>
     s === 400 ? 'BadRequestError' : s === 401 ? 'Unauthorized' : s === 404 ? 'NotFoundError' : s === 429 ? 'RateLimitError' : s === 503 ? 'ServiceUnavailableError' : 'InternalServerError';
 
-  const chat = (ctx: Ctx): void => {
+  /** Wire format of the two generation endpoints; the engine work is the same. */
+  interface Wire {
+    /** The text to tokenize, or an error message. */
+    prompt(b: any): string | { error: string };
+    idPrefix: string;
+    /** First chunk(s) of a stream, sent with the first token. */
+    opening(base: ChatBase, top: Record<string, unknown>): string[];
+    piece(base: ChatBase, text: string, finish: string | null, top: Record<string, unknown>): string;
+    whole(base: ChatBase, text: string, finish: string, u: Usage): unknown;
+  }
+
+  const chatWire: Wire = {
+    prompt: (b) => (Array.isArray(b.messages) && b.messages.length > 0 ? renderChat(b.messages, b.tools) : { error: 'messages: Field required' }),
+    idPrefix: 'chatcmpl-',
+    opening: (base, top) => [chunk(base, { role: 'assistant', content: '' }, null, {}, top)],
+    piece: (base, text, finish, top) => chunk(base, { content: text }, finish, finish ? { stop_reason: null } : {}, top),
+    whole: (base, text, finish, u) => completion(base, { content: text, tool_calls: [], reasoning_content: null }, finish, u, { stop_reason: null }),
+  };
+
+  // Legacy completions (Dify's completion mode): the raw prompt after the BOS token, no chat template.
+  const textWire: Wire = {
+    prompt: (b) => {
+      const p = Array.isArray(b.prompt) && b.prompt.length === 1 ? b.prompt[0] : b.prompt;
+      return typeof p === 'string' ? `<|begin_of_text|>${p}` : { error: 'prompt: a single string is required' };
+    },
+    idPrefix: 'cmpl-',
+    opening: () => [],
+    piece: (base, text, finish, top) => sseData({
+      id: base.id, object: 'text_completion', created: base.created, model: base.model,
+      choices: [{ index: 0, text, logprobs: null, finish_reason: finish, stop_reason: null }], ...top,
+    }),
+    whole: (base, text, finish, u) => ({
+      id: base.id, object: 'text_completion', created: base.created, model: base.model,
+      choices: [{ index: 0, text, logprobs: null, finish_reason: finish, stop_reason: null, prompt_logprobs: null }], usage: u,
+    }),
+  };
+
+  const generate = (ctx: Ctx, wire: Wire): void => {
     const b = ctx.body ?? {};
     const bad = (message: string) => ctx.error({ status: 400, message });
-    if (!Array.isArray(b.messages) || b.messages.length === 0) return bad('messages: Field required');
+    const prompt = wire.prompt(b);
+    if (typeof prompt !== 'string') return bad(prompt.error);
     if (b.model !== undefined && !names.includes(b.model)) {
       return ctx.error({ status: 404, message: `The model \`${b.model}\` does not exist.` });
     }
-    const prompt = renderChat(b.messages, b.tools);
     const promptTokens = countTokens(prompt);
     const requested = b.max_completion_tokens ?? b.max_tokens;
     if (requested !== undefined && requested !== null && !(Number.isInteger(requested) && requested >= 1)) {
@@ -131,11 +168,12 @@ export async function startVllm(opts: VllmSimOptions = {}): Promise<VllmSim> {
       return bad(`Request needs ${promptTokens + maxOutput} tokens of KV cache but the simulated cache holds ${engine.capacityTokens}.`);
     }
     const finishReason: FinishReason = requested ? 'length' : 'stop';
-    const base: ChatBase = { id: newId('chatcmpl-'), created: nowSeconds(), model: b.model ?? model };
+    const base: ChatBase = { id: newId(wire.idPrefix), created: nowSeconds(), model: b.model ?? model };
     const u = (completionTokens: number) => usage(promptTokens, completionTokens);
     const stream = b.stream === true;
     const includeUsage = stream && b.stream_options?.include_usage === true;
     const continuousUsage = includeUsage && b.stream_options?.continuous_usage_stats === true;
+    const top = (n: number) => (continuousUsage ? { usage: u(n) } : {});
 
     if (stream) ctx.startStream();
     const handle = engine.submit(
@@ -143,17 +181,13 @@ export async function startVllm(opts: VllmSimOptions = {}): Promise<VllmSim> {
       {
         token(i) {
           if (!stream) return;
-          const top = continuousUsage ? { usage: u(i + 1) } : {};
-          if (i === 0) ctx.event(chunk(base, { role: 'assistant', content: '' }, null, {}, continuousUsage ? { usage: u(0) } : {}));
+          if (i === 0) for (const e of wire.opening(base, top(0))) ctx.event(e);
           const last = i === maxOutput - 1;
-          ctx.event(chunk(base, { content: fillerToken(seed, key, i) }, last ? finishReason : null, last ? { stop_reason: null } : {}, top));
+          ctx.event(wire.piece(base, fillerToken(seed, key, i), last ? finishReason : null, top(i + 1)));
         },
         finish(reason) {
-          if (!stream) {
-            ctx.json(200, completion(base, { content: fillerText(seed, key, maxOutput), tool_calls: [], reasoning_content: null }, reason, u(maxOutput), { stop_reason: null }));
-            return;
-          }
-          if (includeUsage) ctx.event(usageChunk(base, u(maxOutput)));
+          if (!stream) return ctx.json(200, wire.whole(base, fillerText(seed, key, maxOutput), reason, u(maxOutput)));
+          if (includeUsage) ctx.event(usageChunk(base, u(maxOutput), wire === textWire ? 'text_completion' : undefined));
           ctx.event(SSE_DONE);
           ctx.end();
         },
@@ -181,7 +215,8 @@ export async function startVllm(opts: VllmSimOptions = {}): Promise<VllmSim> {
         });
         return;
       }
-      if (method === 'POST' && path === '/v1/chat/completions') return chat(ctx);
+      if (method === 'POST' && path === '/v1/chat/completions') return generate(ctx, chatWire);
+      if (method === 'POST' && path === '/v1/completions') return generate(ctx, textWire);
       ctx.error({ status: 404, message: 'Not Found' });
     },
   });

@@ -169,6 +169,22 @@ describe('vLLM simulator: OpenAI wire format', () => {
     assert.ok(content.slice(0, -1).every((c) => c.choices[0].finish_reason === null));
   });
 
+  test('legacy /v1/completions: text_completion objects, same engine and cache', async () => {
+    const sim = await vllm({ timeScale: 0.01 });
+    const prompt = longText('doc', 600);
+    const whole = await (await post(`${sim.url}/v1/completions`, { model: sim.model, prompt: `${prompt} Q1`, max_tokens: 3 })).json();
+    assert.equal(whole.object, 'text_completion');
+    assert.equal(whole.choices[0].text.split(' ').length, 3);
+    assert.equal(whole.choices[0].finish_reason, 'length');
+    const chunks = jsonEvents(await readSse(await post(`${sim.url}/v1/completions`, { model: sim.model, prompt: `${prompt} Q2`, max_tokens: 3, stream: true, stream_options: { include_usage: true } })));
+    assert.deepEqual(chunks.map((c) => c.object), ['text_completion', 'text_completion', 'text_completion', 'text_completion']);
+    assert.equal(chunks.slice(0, 3).map((c) => c.choices[0].text).join('').split(' ').length, 3);
+    assert.deepEqual(chunks[3].choices, []);
+    assert.equal(chunks[3].usage.completion_tokens, 3);
+    assert.ok(sim.stats().perRequest[1].cachedTokens >= 580, 'the shared document prefix was reused');
+    assert.equal((await post(`${sim.url}/v1/completions`, { model: sim.model, messages: [] })).status, 400);
+  });
+
   test('output is deterministic per prompt and seed; length is drawn when max_tokens is absent', async () => {
     const a = await vllm({ timeScale: 0.01, seed: 7, outputTokens: { min: 10, max: 40 } });
     const b = await vllm({ timeScale: 0.01, seed: 7, outputTokens: { min: 10, max: 40 } });
