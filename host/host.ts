@@ -36,7 +36,7 @@ export interface LogEntry {
 }
 
 export interface RequestInit extends StreamInit {
-  /** Whole request body; an object is sent as JSON (content-type added when absent). */
+  /** Whole request body; an object is sent as JSON. content-length (and content-type for JSON) are added when absent. */
   body?: string | Uint8Array | object;
   /** Body in pieces, each delivered to the filter chain as its own data frame. */
   chunks?: Array<string | Uint8Array>;
@@ -161,11 +161,11 @@ export class Host implements StreamHost {
       const b = init.body;
       const isJson = typeof b === "object" && !(b instanceof Uint8Array);
       chunks = [Buffer.from(isJson ? JSON.stringify(b) : (b as string | Uint8Array))];
-      if (isJson) {
-        const h = new HeaderMap(headers as Pairs);
-        if (!h.has("content-type")) h.add("content-type", "application/json");
-        headers = h.pairs();
-      }
+      // What an HTTP/1.1 client sends with a known body.
+      const h = new HeaderMap(headers as Pairs);
+      if (isJson && !h.has("content-type")) h.add("content-type", "application/json");
+      if (!h.has("content-length")) h.add("content-length", String(chunks[0].length));
+      headers = h.pairs();
     }
     const s = this.stream({ ...init, headers });
     const trailers = init.trailers && Object.keys(init.trailers).length ? init.trailers : null;
