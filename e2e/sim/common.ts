@@ -64,7 +64,7 @@ export interface ErrorInfo {
   code?: string;
 }
 
-export type ErrorRenderer = (err: ErrorInfo, ctx: Ctx) => unknown;
+export type ErrorRenderer = (err: ErrorInfo) => unknown;
 
 /** Per-request view handed to a route. */
 export class Ctx {
@@ -99,12 +99,12 @@ export class Ctx {
   }
 
   error(err: ErrorInfo, headers: Record<string, string> = {}): void {
-    this.json(err.status, this.renderError(err, this), headers);
+    this.json(err.status, this.renderError(err), headers);
   }
 
-  /** Open an event stream; returns false if the client is already gone. */
-  startStream(headers: Record<string, string> = {}): boolean {
-    if (this.closed) return false;
+  /** Open an event stream (a no-op if the client is already gone, as are later events). */
+  startStream(headers: Record<string, string> = {}): void {
+    if (this.closed) return;
     this.res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
@@ -112,7 +112,6 @@ export class Ctx {
       ...headers,
     });
     this.res.flushHeaders();
-    return true;
   }
 
   /** Write one complete SSE event (the caller formats it, including the blank line). */
@@ -147,25 +146,23 @@ export interface StartArgs {
   renderError: ErrorRenderer;
   /** Where the API key is read from; default `Authorization: Bearer`. */
   presentedKey?: (ctx: Ctx) => string;
-  /** Paths that need no key (health, metrics). */
-  openPaths?: string[];
   route: Route;
   onClose?: () => void;
 }
 
-const NEVER_FAILED = ['/metrics', '/health'];
+/** Health and metrics: no key needed, and not failed unless a rule names them. */
+const INFRA_PATHS = ['/metrics', '/health'];
 
 export async function startServer(args: StartArgs): Promise<SimServer> {
   const { options, renderError, route } = args;
   const failures: FailureSpec[] = (options.failures ?? []).map((f) => ({ ...f }));
   const requests: RecordedRequest[] = [];
   const keys = options.apiKeys ?? [];
-  const openPaths = new Set(args.openPaths ?? NEVER_FAILED);
 
   const takeFailure = (path: string): FailureSpec | null => {
     for (let i = 0; i < failures.length; i++) {
       const f = failures[i];
-      const hit = f.paths ? f.paths.includes(path) : !NEVER_FAILED.includes(path);
+      const hit = f.paths ? f.paths.includes(path) : !INFRA_PATHS.includes(path);
       if (!hit) continue;
       if (f.times !== undefined) {
         f.times--;
@@ -204,7 +201,7 @@ export async function startServer(args: StartArgs): Promise<SimServer> {
         ctx.error({ status: fault.status, message: fault.message }, headers);
         return;
       }
-      if (keys.length > 0 && !openPaths.has(record.path)) {
+      if (keys.length > 0 && !INFRA_PATHS.includes(record.path)) {
         const presented = (args.presentedKey ?? ((c) => c.bearer()))(ctx);
         if (!keys.includes(presented)) {
           ctx.error({ status: 401 });
