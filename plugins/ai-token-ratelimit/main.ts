@@ -4,6 +4,10 @@
 // output) and admitted only if that fits every window; when the response ends (or the client goes away)
 // the reservation is replaced by the real usage. See README.md.
 export * from "../../shared/proxy/exports";
+// Higress's ABI revision (its Go SDK exports it too): a StopIteration from onRequestHeaders holds the
+// headers while body callbacks still run. Under plain 0.2.1, Envoy turns it into StopAllIteration and
+// the body would never reach us before the headers go upstream.
+export function proxy_abi_version_0_2_100(): void {}
 import { BufferType, DataAction, HeaderAction, MapType, MetricType } from "../../shared/proxy/abi";
 import {
   Header, requestHeader, responseHeader, removeHeader, replaceHeader, getBuffer, setBuffer, getPropertyString,
