@@ -128,6 +128,16 @@ describe('vLLM simulator: scheduling', () => {
     assert.ok(batched > single * 1.5, `batch-32 decode ${batched} ms/token vs ${single}`);
   });
 
+  test('long prompts are prefilled in chunks of max_num_batched_tokens, one step each', async () => {
+    const sim = await vllm({ timeScale: 0.01, maxNumBatchedTokens: 1024 });
+    await (await chat(sim, [{ role: 'user', content: longText('chunk', 3000) }], { max_tokens: 1 })).json();
+    const [r] = sim.stats().perRequest;
+    const steps = Math.ceil(r.promptTokens / 1024);
+    assert.equal(steps, 3);
+    // Each step pays the fixed 12 ms; prefill is 0.1 ms per token.
+    assert.ok(Math.abs(r.ttftMs - (steps * 12 + r.promptTokens * 0.1)) < 1e-6, `TTFT ${r.ttftMs} ms`);
+  });
+
   test('a full KV cache preempts running requests, which still finish', async () => {
     const sim = await vllm({ timeScale: 0.002, numGpuBlocks: 24 });
     const replies = await Promise.all(Array.from({ length: 4 }, async (_, i) =>
