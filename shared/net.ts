@@ -279,18 +279,18 @@ function parseV6(p: usize, from: i32, to: i32, out: StaticArray<u16>): bool {
   return true;
 }
 
-const groups = new StaticArray<u16>(8);
+const v6Groups = new StaticArray<u16>(8); // scratch for parseV6
 
 // Parses an address in s[from, to).
-function parseRange(s: string, from: i32, to: i32): IpAddr | null {
+function parseIpIn(s: string, from: i32, to: i32): IpAddr | null {
   const p = changetype<usize>(s);
   const a = parseV4(p, from, to);
   if (a >= 0) return IpAddr.v4(<u32>a);
-  if (!parseV6(p, from, to, groups)) return null;
+  if (!parseV6(p, from, to, v6Groups)) return null;
   let hi: u64 = 0, lo: u64 = 0;
   for (let k = 0; k < 4; k++) {
-    hi = (hi << 16) | unchecked(groups[k]);
-    lo = (lo << 16) | unchecked(groups[k + 4]);
+    hi = (hi << 16) | unchecked(v6Groups[k]);
+    lo = (lo << 16) | unchecked(v6Groups[k + 4]);
   }
   return new IpAddr(true, hi, lo);
 }
@@ -301,7 +301,7 @@ function parseRange(s: string, from: i32, to: i32): IpAddr | null {
  * surrounding spaces are rejected. See parseIpPort for host:port forms.
  */
 export function parseIp(s: string): IpAddr | null {
-  return parseRange(s, 0, s.length);
+  return parseIpIn(s, 0, s.length);
 }
 
 export class IpPort {
@@ -327,20 +327,24 @@ export function parseIpPort(s: string): IpPort | null {
     const colon = s.indexOf(":");
     if (colon >= 0 && s.indexOf(":", colon + 1) < 0) { to = colon; portAt = colon + 1; } // v4:port
   }
-  const ip = parseRange(s, from, to);
+  const ip = parseIpIn(s, from, to);
   if (ip == null || (from == 1 && !ip.v6)) return null;
-  let port = -1;
-  if (portAt >= 0) {
-    port = 0;
-    if (portAt >= n || n - portAt > 5) return null;
-    for (let i = portAt; i < n; i++) {
-      const d = <u32>s.charCodeAt(i) - 48;
-      if (d > 9) return null;
-      port = port * 10 + <i32>d;
-    }
-    if (port > 65535) return null;
-  }
+  const port = portAt >= 0 ? decimalTail(s, portAt) : -1;
+  if (portAt >= 0 && (port < 0 || port > 65535)) return null;
   return new IpPort(ip, port);
+}
+
+// s[from..] as a number of 1 to 5 digits, or -1.
+function decimalTail(s: string, from: i32): i32 {
+  const n = s.length;
+  if (from >= n || n - from > 5) return -1;
+  let v = 0;
+  for (let i = from; i < n; i++) {
+    const d = <u32>s.charCodeAt(i) - 48;
+    if (d > 9) return -1;
+    v = v * 10 + <i32>d;
+  }
+  return v;
 }
 
 // ---- CIDR sets ----
@@ -374,33 +378,27 @@ export class CidrSet {
   add(cidr: string): bool {
     const slash = cidr.indexOf("/");
     const end = slash < 0 ? cidr.length : slash;
-    const ip = parseRange(cidr, 0, end);
+    const ip = parseIpIn(cidr, 0, end);
     if (ip == null) return false;
-    const v4 = ip.isV4();
     let bits = ip.v6 ? 128 : 32;
     if (slash >= 0) {
-      const digits = cidr.length - slash - 1;
-      if (digits < 1 || digits > 3 || (digits > 1 && cidr.charCodeAt(slash + 1) == 48)) return false;
-      bits = 0;
-      for (let i = slash + 1; i < cidr.length; i++) {
-        const d = <u32>cidr.charCodeAt(i) - 48;
-        if (d > 9) return false;
-        bits = bits * 10 + <i32>d;
-      }
-      if (bits > (ip.v6 ? 128 : 32)) return false;
+      const leadingZero = cidr.length - slash > 2 && cidr.charCodeAt(slash + 1) == 48;
+      const len = decimalTail(cidr, slash + 1);
+      if (len < 0 || len > bits || leadingZero) return false;
+      bits = len;
     }
-    if (v4 && ip.v6) {
-      if (bits < 96) { v6Rule(this.v6, ip, bits); this.finishAdd(); return true; } // wider than the mapped block
-      bits -= 96;
-    }
-    if (v4) {
+    // An IPv4-mapped rule is an IPv4 rule, unless it is wider than the mapped block.
+    const mapped = ip.v6 && ip.isV4() && bits >= 96;
+    if (!ip.v6 || mapped) {
+      if (mapped) bits -= 96;
       const mask = <u32>highMask(bits + 32);
       const start = ip.v4Bits() & mask;
       this.v4.push((<u64>start << 32) | (start | ~mask));
     } else {
       v6Rule(this.v6, ip, bits);
     }
-    this.finishAdd();
+    this.count++;
+    this.dirty = true;
     return true;
   }
 
@@ -431,8 +429,6 @@ export class CidrSet {
 
   /** Number of prefixes added. */
   get size(): i32 { return this.count; }
-
-  private finishAdd(): void { this.count++; this.dirty = true; }
 
   // Sorts by start and merges overlapping or adjacent ranges.
   private normalize(): void {

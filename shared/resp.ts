@@ -17,12 +17,10 @@ export const enum RespType {
 }
 
 export class RespValue {
-  /** Simple/Error/Bulk text (bulk decoded as UTF-8), BigNumber digits, Double text. */
+  /** Simple/Error/Bulk text (bulk decoded as UTF-8), BigNumber digits, Double text (see asFloat). */
   str: string = "";
   /** Integer value; Bool as 1/0. */
   int: i64 = 0;
-  /** Double value. */
-  num: f64 = 0;
   /** Array/Set/Push elements; Map as key, value, key, value... */
   items: RespValue[] = [];
 
@@ -49,6 +47,20 @@ export class RespValue {
       return decimalOk ? v : def;
     }
     return def;
+  }
+
+  /**
+   * Integer/Bool as a number, or text (Double, BigNumber, Simple, Bulk) read like JS
+   * parseFloat, with "inf"/"-inf" as RESP3 spells them; `def` when there is no number.
+   */
+  asFloat(def: f64 = 0): f64 {
+    const t = this.type;
+    if (t == RespType.Integer || t == RespType.Bool) return <f64>this.int;
+    if (t != RespType.Simple && t != RespType.Bulk && t != RespType.Double && t != RespType.BigNumber) return def;
+    const s = this.str;
+    if (s == "inf" || s == "-inf") return s == "inf" ? Infinity : -Infinity;
+    const v = parseFloat(s); // linked only when a caller asks for floats
+    return isNaN(v) && s != "nan" ? def : v;
   }
 
   /** Text of a string-like value, an Integer in decimal, a Bool as "true"/"false"; else "". */
@@ -191,10 +203,6 @@ class Reader {
     const v = new RespValue(type);
     v.str = this.text(this.pos, cr);
     this.pos = cr + 2;
-    if (type == RespType.Double) {
-      const s = v.str;
-      v.num = s == "inf" ? Infinity : s == "-inf" ? -Infinity : parseFloat(s);
-    }
     return v;
   }
 

@@ -97,12 +97,17 @@ describe("parseResp: RESP3", () => {
     expect(ok("_\r\n").isNull()).toBe(true);
     expect(ok("#t\r\n").asInt()).toBe(1);
     expect(ok("#f\r\n").asString()).toBe("false");
-    expect(ok(",3.25\r\n").num).toBe(3.25);
-    expect(ok(",-1e3\r\n").num).toBe(-1000.0);
-    expect(ok(",inf\r\n").num).toBe(Infinity);
-    expect(ok(",-inf\r\n").num).toBe(-Infinity);
-    expect(isNaN(ok(",nan\r\n").num)).toBe(true);
+    expect(ok(",3.25\r\n").asFloat()).toBe(3.25);
+    expect(ok(",-1e3\r\n").asFloat()).toBe(-1000.0);
+    expect(ok(",inf\r\n").asFloat()).toBe(Infinity);
+    expect(ok(",-inf\r\n").asFloat()).toBe(-Infinity);
+    expect(isNaN(ok(",nan\r\n").asFloat())).toBe(true);
     expect(ok(",10\r\n").asInt()).toBe(10);
+    expect(ok(",3.25\r\n").asInt(-1)).toBe(-1);
+    expect(ok("$3\r\n2.5\r\n").asFloat()).toBe(2.5);      // INCRBYFLOAT replies in a bulk string
+    expect(ok(":7\r\n").asFloat()).toBe(7.0);
+    expect(ok("$1\r\nx\r\n").asFloat(-1)).toBe(-1.0);
+    expect(ok("*0\r\n").asFloat(-1)).toBe(-1.0);
     const big = ok("(3492890328409238509324850943850943825024385\r\n");
     expect(big.type).toBe(RespType.BigNumber);
     expect(big.asInt(-1)).toBe(-1);
