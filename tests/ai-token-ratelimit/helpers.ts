@@ -5,8 +5,8 @@ import net from "node:net";
 import { Host, ManualClock, type UpstreamRequest, type UpstreamResponse } from "../../host/index.ts";
 
 export const WASM = "dist/ai-token-ratelimit.wasm";
-export const REDIS_SERVICE = "redis.static";
-export const REDIS_CLUSTER = "outbound|6379||redis.static";
+/** Redis as the Higress README examples name it (redis.static → port 80, redis.dns:6379). */
+export const REDIS_CLUSTERS = ["outbound|80||redis.static", "outbound|6379||redis.static", "outbound|6379||redis.dns"];
 
 let built = false;
 export function buildPlugin(): void {
@@ -82,7 +82,7 @@ export async function setup(config: object, opts: { vms?: number; manualClock?: 
   const clock = opts.manualClock === false ? null : new ManualClock();
   const upstream = openAiUpstream(opts.reply);
   const clusters: Record<string, any> = { llm: { handler: upstream.handler } };
-  if (opts.redisPort) clusters[REDIS_CLUSTER] = { endpoints: [`127.0.0.1:${opts.redisPort}`] };
+  if (opts.redisPort) for (const c of REDIS_CLUSTERS) clusters[c] = { endpoints: [`127.0.0.1:${opts.redisPort}`] };
   const host = new Host({ clock: clock ?? undefined, clusters, logLevel: "info", printLogs: process.env.RL_LOG ? "debug" : false });
   await host.addPlugin({ name: "ai-token-ratelimit", wasm: WASM, config, vms: opts.vms ?? 1, priority: 600 });
   host.addRoute({ name: "chat", cluster: "llm" });
