@@ -6,9 +6,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { digest as chainsafeDigest } from "@chainsafe/as-sha256";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 type Exports = { memory: WebAssembly.Memory; input(n: number): number; run(op: number, arg: number): number } &
   Record<string, WebAssembly.Global>;
@@ -17,7 +19,7 @@ function compile(): Exports {
   const out = join(mkdtempSync(join(tmpdir(), "bench-crypto-")), "crypto.wasm");
   // Same optimisation as the asconfig release target; abort stays a plain import here.
   execFileSync("node_modules/.bin/asc", ["tests/crypto/crypto_entry.ts", "--config", "/dev/null", "--runtime", "incremental",
-    "--optimizeLevel", "3", "--shrinkLevel", "2", "--converge", "-o", out], { stdio: "inherit" });
+    "--optimizeLevel", "3", "--shrinkLevel", "2", "--converge", "-o", out], { stdio: "inherit", cwd: ROOT });
   const abort = () => { throw new Error("wasm abort"); };
   return new WebAssembly.Instance(new WebAssembly.Module(readFileSync(out)), { env: { abort } }).exports as unknown as Exports;
 }

@@ -7,8 +7,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createHash, createHmac } from "node:crypto";
 
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const seed = Number(process.env.CRYPTO_SEED ?? Math.floor(Math.random() * 2 ** 31));
 let state = seed;
 function rand(): number { // mulberry32
@@ -49,7 +51,7 @@ before(() => {
   const out = join(dir, "crypto.wasm");
   // --config /dev/null: the project asconfig routes abort to proxy_log; here abort must throw.
   execFileSync("node_modules/.bin/asc", ["tests/crypto/crypto_entry.ts", "--config", "/dev/null", "--runtime", "incremental",
-    "--optimizeLevel", "3", "--shrinkLevel", "2", "-o", out], { stdio: "inherit" });
+    "--optimizeLevel", "3", "--shrinkLevel", "2", "-o", out], { stdio: "inherit", cwd: ROOT });
   const abort = () => { throw new Error("wasm abort"); };
   wasm = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(out)), { env: { abort } }).exports as unknown as Exports;
 });
