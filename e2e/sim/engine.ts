@@ -108,6 +108,8 @@ export class Engine {
   private running: Seq[] = [];
   private clock = 0;
   private busy = false;
+  /** Set from a kick until the first step runs: everything submitted meanwhile arrived together. */
+  private pendingStart: number | null = null;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private nextId = 0;
@@ -126,7 +128,7 @@ export class Engine {
   get capacityTokens(): number { return this.cfg.numGpuBlocks * this.cfg.blockSize; }
 
   submit(input: SeqInput, sink: SeqSink): { abort(): void } {
-    const seq = new Seq(this.nextId++, input, sink, this.now());
+    const seq = new Seq(this.nextId++, input, sink, this.pendingStart ?? this.now());
     this.counters.requests++;
     this.waiting.push(seq);
     this.kick(seq.arrival);
@@ -150,11 +152,13 @@ export class Engine {
     if (this.busy || this.stopped) return;
     this.busy = true;
     this.clock = Math.max(this.clock, arrival);
+    this.pendingStart = this.clock;
     setImmediate(this.step);
   }
 
   private step = (): void => {
     if (this.stopped) return;
+    this.pendingStart = null;
     const start = this.clock;
     const plan = this.schedule(start);
     if (plan.length === 0) {

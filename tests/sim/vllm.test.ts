@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import OpenAI from 'openai';
+import { Engine, LLAMA31_8B_A100 } from '../../e2e/sim/engine.ts';
 import { countTokens } from '../../e2e/sim/text.ts';
 import { type VllmSim, type VllmSimOptions, startVllm } from '../../e2e/sim/vllm.ts';
 import { jsonEvents, parseProm, post, promValue, readSse, waitFor } from './helpers.ts';
@@ -113,19 +114,23 @@ describe('vLLM simulator: scheduling', () => {
   });
 
   test('decode time per token grows with the running batch', async () => {
-    const sim = await vllm({ timeScale: 0.05 });
-    const perToken = () => {
-      const rs = sim.stats().perRequest;
-      return rs.reduce((s, r) => s + (r.e2eMs - r.ttftMs) / (r.outputTokens - 1), 0) / rs.length;
-    };
-    await (await chat(sim, [{ role: 'user', content: 'alone' }], { max_tokens: 100 })).json();
-    const single = perToken();
-    sim.resetStats();
-    await Promise.all(Array.from({ length: 32 }, async (_, i) => (await chat(sim, [{ role: 'user', content: `crowd ${i}` }], { max_tokens: 100 })).json()));
-    const batched = perToken();
-    assert.ok(Math.abs(single - 12.5) < 0.01, `batch-1 decode ${single} ms/token (12 + 0.5)`);
-    // 12 + 0.5 × 32 = 28 ms/token when all 32 overlap; arrivals spread a little, so ask for 1.5×.
-    assert.ok(batched > single * 1.5, `batch-32 decode ${batched} ms/token vs ${single}`);
+    // Straight on the engine, so all requests arrive at the same simulated instant.
+    const engine = new Engine({ blockSize: 16, numGpuBlocks: 10_000, maxNumSeqs: 256, maxNumBatchedTokens: 8192, enablePrefixCaching: true, timeScale: 0.01, cost: LLAMA31_8B_A100 });
+    const run = (n: number) => Promise.all(Array.from({ length: n }, () => new Promise<void>((resolve) => {
+      engine.submit({ promptTokens: 20, hashes: [], maxOutput: 50, finishReason: 'length' }, { token() {}, finish: () => resolve() });
+    })));
+    const perToken = () => engine.records.map((r) => (r.e2eMs - r.ttftMs) / (r.outputTokens - 1));
+    try {
+      await run(1);
+      const single = perToken();
+      engine.resetStats();
+      await run(32);
+      const batched = perToken();
+      assert.ok(Math.abs(single[0] - 12.5) < 1e-9, `batch 1: ${single[0]} ms/token (12 + 0.5)`);
+      assert.ok(batched.every((t) => Math.abs(t - 28) < 1e-9), `batch 32: ${batched.join(', ')} ms/token (12 + 0.5 × 32)`);
+    } finally {
+      engine.stop();
+    }
   });
 
   test('long prompts are prefilled in chunks of max_num_batched_tokens, one step each', async () => {
