@@ -118,6 +118,11 @@ export class TokenEstimator {
     for (let p = start; p < end; p += 2) {
       const c = <u32>load<u16>(p);
       const cls = classify(c);
+      if (cls == CharClass.Lower && prev == CharClass.Lower) { // fast path: the middle of a word
+        if (++run >= 6) bump(counts, TokenFeature.WordExcess);
+        prevUnit = c;
+        continue;
+      }
       let feature = -1;
       switch (cls) {
         case CharClass.Lower:

@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
+export interface UsageFields { input: number; output: number; total: number; cacheRead: number; cacheWrite: number; images: number; totalTokens: number }
+
 export interface TokensWasm {
   /** Makes `text` the current text of the module. */
   setText(text: string): void;
@@ -16,6 +18,10 @@ export interface TokensWasm {
   /** Estimate of the pieces added one by one to one TokenEstimator. */
   estimatePieces(pieces: string[]): number;
   features(): number[];
+  chatPrompt(json: string): number;
+  usageOf(json: string): UsageFields;
+  /** Feeds [event name, data] pairs to a new StreamUsageTracker. */
+  track(events: [string, string][]): { usage: UsageFields; outputText: number };
 }
 
 export function loadTokensWasm(): TokensWasm {
@@ -33,18 +39,33 @@ export function loadTokensWasm(): TokensWasm {
     for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
     x.setText();
   };
+  const usageAt = (p: number): UsageFields => {
+    const [input, output, total, cacheRead, cacheWrite, images, totalTokens] =
+      Array.from(new BigInt64Array(memory.buffer, p >>> 0, 7), Number);
+    return { input, output, total, cacheRead, cacheWrite, images, totalTokens };
+  };
   return {
     setText,
+    estimate: () => x.estimate(),
+    estimateRepeat: (times) => x.estimateRepeat(times),
     estimatePieces(pieces) {
       let n = 0;
       pieces.forEach((piece, i) => { setText(piece); n = x.estimateAdd(i === 0); });
       return n;
     },
-    estimate: () => x.estimate(),
-    estimateRepeat: (times) => x.estimateRepeat(times),
     features() {
       const p = x.countFeatures() >>> 0;
       return Array.from(new Int32Array(memory.buffer, p, x.featureCount()));
+    },
+    chatPrompt(json) { setText(json); return x.chatPrompt(); },
+    usageOf(json) { setText(json); return usageAt(x.usageOf()); },
+    track(events) {
+      x.trackerReset();
+      for (const [name, data] of events) {
+        setText(name); x.setEventName();
+        setText(data); x.trackerEvent();
+      }
+      return { usage: usageAt(x.trackerUsage()), outputText: x.trackerOutputText() };
     },
   };
 }
