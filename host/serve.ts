@@ -68,8 +68,20 @@ export async function serve(host: Host, opts: { port?: number; hostname?: string
     const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
     s.sendHeaders(!hasBody);
     if (hasBody) {
-      req.on("data", (chunk: Buffer) => s.sendData(chunk, false));
-      req.on("end", () => s.sendData(Buffer.alloc(0), true));
+      // Like Envoy's HTTP/1 codec, the last chunk carries end_stream when it arrives with the end of
+      // the message: a chunk is held for one turn to see whether the end follows.
+      let held: Buffer | null = null;
+      const flush = () => { if (held) { s.sendData(held, false); held = null; } };
+      req.on("data", (chunk: Buffer) => {
+        flush();
+        held = chunk;
+        setImmediate(flush);
+      });
+      req.on("end", () => {
+        const last = held ?? Buffer.alloc(0);
+        held = null;
+        s.sendData(last, true);
+      });
     }
     res.on("close", () => { if (!s.done) s.abort(); });
   });
