@@ -3,7 +3,7 @@ import type http from "node:http";
 import {
   BufferType, DataAction, HeaderAction, MapType, type Pairs, StreamType, TrailerAction, WasmResult,
 } from "./abi.ts";
-import { FilterChain } from "./chain.ts";
+import { type ChainIO, FilterChain } from "./chain.ts";
 import { HeaderMap } from "./headers.ts";
 import type { Plugin } from "./plugin.ts";
 import type { StreamView } from "./properties.ts";
@@ -100,7 +100,7 @@ export interface StreamHost {
 const LOCAL_REPLY_TEXT: Record<number, string> = { 413: "Payload Too Large", 500: "Internal Server Error" };
 
 /** One plugin's filter instance in one stream: Envoy's wasm Context for an HTTP stream. */
-class FilterSlot implements StreamHooks {
+class FilterSlot implements StreamHooks, StreamView {
   readonly ctx: WasmContext;
   created = false;
   /** Fail-open after a trap: the plugin is skipped for the rest of the stream. */
@@ -111,32 +111,31 @@ class FilterSlot implements StreamHooks {
   reqTrailersVisible = false;
   respHeadersVisible = false;
   respTrailersVisible = false;
-  readonly view: StreamView;
 
   constructor(readonly stream: HttpStream, readonly plugin: Plugin, readonly vm: PluginVm, readonly decIndex: number, readonly encIndex: number) {
     this.ctx = vm.newContext(vm.root.id, this);
-    const s = stream;
-    const self = this;
-    this.view = {
-      requestHeaders: () => (self.accessLog || self.reqHeadersVisible ? s.requestHeaders : null),
-      responseHeaders: () => (self.accessLog || self.respHeadersVisible ? s.responseHeaders : null),
-      responseTrailers: () => (self.accessLog || self.respTrailersVisible ? s.responseTrailers : null),
-      get startNs() { return s.startNs; },
-      get endNs() { return s.endNs; },
-      get responseCode() { return s.responseCode; },
-      get responseCodeDetails() { return s.details; },
-      get bytesReceived() { return s.bytesReceived; },
-      get bytesSent() { return s.bytesSent; },
-      get protocol() { return s.protocol; },
-      get source() { return s.source; },
-      get destination() { return s.destination; },
-      get upstreamAddress() { return s.upstream?.endpoint ?? null; },
-      get routeName() { return s.route?.name ?? null; },
-      get clusterName() { return s.upstream?.cluster ?? s.route?.cluster ?? null; },
-      get connectionId() { return s.connectionId; },
-      get filterState() { return s.filterState; },
-    };
   }
+
+  // ---- StreamView: what properties see from this filter (header maps as this filter may reach them) ----
+
+  get view(): StreamView { return this; }
+  requestHeaders(): HeaderMap | null { return this.accessLog || this.reqHeadersVisible ? this.stream.requestHeaders : null; }
+  responseHeaders(): HeaderMap | null { return this.accessLog || this.respHeadersVisible ? this.stream.responseHeaders : null; }
+  responseTrailers(): HeaderMap | null { return this.accessLog || this.respTrailersVisible ? this.stream.responseTrailers : null; }
+  get startNs(): bigint { return this.stream.startNs; }
+  get endNs(): bigint | null { return this.stream.endNs; }
+  get responseCode(): number | null { return this.stream.responseCode; }
+  get responseCodeDetails(): string | null { return this.stream.details; }
+  get bytesReceived(): number { return this.stream.bytesReceived; }
+  get bytesSent(): number { return this.stream.bytesSent; }
+  get protocol(): string { return this.stream.protocol; }
+  get source(): string { return this.stream.source; }
+  get destination(): string { return this.stream.destination; }
+  get upstreamAddress(): string | null { return this.stream.upstream?.endpoint ?? null; }
+  get routeName(): string | null { return this.stream.route?.name ?? null; }
+  get clusterName(): string | null { return this.stream.upstream?.cluster ?? this.stream.route?.cluster ?? null; }
+  get connectionId(): number { return this.stream.connectionId; }
+  get filterState(): Map<string, Buffer> { return this.stream.filterState; }
 
   // ---- StreamHooks (host calls) ----
 
@@ -367,7 +366,7 @@ export class HttpStream {
 
   readonly dec: FilterChain;
   readonly enc: FilterChain;
-  private slots: FilterSlot[] = [];
+  slots: FilterSlot[] = [];
   private exchange: UpstreamExchange | null = null;
   /** The upstream has the whole request (end of stream or trailers sent). */
   private requestSent = false;
@@ -411,25 +410,8 @@ export class HttpStream {
     this.route = matched?.route ?? null;
     const n = plugins.length;
     this.slots = plugins.map((p, i) => new FilterSlot(this, p, p.pickVm(), i, n - 1 - i));
-    const encSlot = (j: number) => this.slots[n - 1 - j];
-    this.dec = new FilterChain(n, {
-      headers: (i, eos) => this.slots[i].decodeHeaders(eos),
-      data: (i, body, eos) => this.slots[i].decodeData(body, eos),
-      trailers: (i) => this.slots[i].decodeTrailers(),
-      sinkHeaders: (eos) => this.routerHeaders(eos),
-      sinkData: (data, eos) => this.routerData(data, eos),
-      sinkTrailers: () => this.routerTrailers(),
-      tooLarge: () => this.host.defer(() => this.localReply(413, Buffer.from(LOCAL_REPLY_TEXT[413]), [], "request_payload_too_large")),
-    }, () => this.decoderLimit ?? this.route?.bufferLimitBytes ?? host.bufferLimitBytes);
-    this.enc = new FilterChain(n, {
-      headers: (j, eos) => encSlot(j).encodeHeaders(eos),
-      data: (j, body, eos) => encSlot(j).encodeData(body, eos),
-      trailers: (j) => encSlot(j).encodeTrailers(),
-      sinkHeaders: (eos) => this.clientHeadersOut(eos),
-      sinkData: (data, eos) => this.clientDataOut(data, eos),
-      sinkTrailers: () => this.clientTrailersOut(),
-      tooLarge: () => this.host.defer(() => this.localReply(500, Buffer.from(LOCAL_REPLY_TEXT[500]), [], "response_payload_too_large")),
-    }, () => this.encoderLimit ?? this.route?.bufferLimitBytes ?? host.bufferLimitBytes);
+    this.dec = new FilterChain(n, new DecoderIO(this), () => this.decoderLimit ?? this.route?.bufferLimitBytes ?? host.bufferLimitBytes);
+    this.enc = new FilterChain(n, new EncoderIO(this), () => this.encoderLimit ?? this.route?.bufferLimitBytes ?? host.bufferLimitBytes);
   }
 
   get done(): boolean { return this.finished; }
@@ -468,7 +450,7 @@ export class HttpStream {
 
   // ---- router (the last decoder filter) ----
 
-  private routerHeaders(endStream: boolean): void {
+  routerHeaders(endStream: boolean): void {
     if (this.routeDirty && !this.keepRoute) {
       const m = this.host.matchRoute(this.requestHeaders);
       if (!m) return this.localReply(404, Buffer.alloc(0), [], "route_not_found");
@@ -494,13 +476,13 @@ export class HttpStream {
     this.exchange.sendHeaders(this.requestHeaders, endStream);
   }
 
-  private routerData(data: Buffer, endStream: boolean): void {
+  routerData(data: Buffer, endStream: boolean): void {
     if (this.upstream) this.upstream.body = Buffer.concat([this.upstream.body, data]);
     this.requestSent = endStream;
     this.exchange?.sendData(data, endStream);
   }
 
-  private routerTrailers(): void {
+  routerTrailers(): void {
     if (this.upstream) this.upstream.trailers = this.requestTrailers?.pairs() ?? [];
     this.requestSent = true;
     if (this.requestTrailers) this.exchange?.sendTrailers(this.requestTrailers);
@@ -605,7 +587,7 @@ export class HttpStream {
 
   // ---- the client side of the encoder chain ----
 
-  private clientHeadersOut(endStream: boolean): void {
+  clientHeadersOut(endStream: boolean): void {
     this.clientHeadersSent = true;
     const h = this.responseHeaders!;
     this.clientStatus = Number(h.get(":status") ?? 0);
@@ -614,7 +596,7 @@ export class HttpStream {
     if (endStream) this.finish();
   }
 
-  private clientDataOut(data: Buffer, endStream: boolean): void {
+  clientDataOut(data: Buffer, endStream: boolean): void {
     if (data.length) {
       this.chunks.push(data);
       this.bytesSent += data.length;
@@ -623,7 +605,7 @@ export class HttpStream {
     if (endStream) this.finish();
   }
 
-  private clientTrailersOut(): void {
+  clientTrailersOut(): void {
     this.clientTrailers = this.responseTrailers?.pairs() ?? [];
     for (const l of this.listeners) l.trailers?.(this.clientTrailers);
     this.finish();
@@ -655,5 +637,34 @@ export class HttpStream {
       upstreamRequest: this.upstream,
       durationMs: Number(this.endNs - this.startNs) / 1e6,
     });
+  }
+}
+
+/** The decoder direction: plugins in chain order, then the router. */
+class DecoderIO implements ChainIO {
+  constructor(private s: HttpStream) {}
+  headers(i: number, eos: boolean): HeaderAction { return this.s.slots[i].decodeHeaders(eos); }
+  data(i: number, body: BodyRef, eos: boolean): DataAction { return this.s.slots[i].decodeData(body, eos); }
+  trailers(i: number): TrailerAction { return this.s.slots[i].decodeTrailers(); }
+  sinkHeaders(eos: boolean): void { this.s.routerHeaders(eos); }
+  sinkData(data: Buffer, eos: boolean): void { this.s.routerData(data, eos); }
+  sinkTrailers(): void { this.s.routerTrailers(); }
+  tooLarge(): void {
+    this.s.host.defer(() => this.s.localReply(413, Buffer.from(LOCAL_REPLY_TEXT[413]), [], "request_payload_too_large"));
+  }
+}
+
+/** The encoder direction: plugins in reverse chain order, then the client. */
+class EncoderIO implements ChainIO {
+  constructor(private s: HttpStream) {}
+  private slot(j: number): FilterSlot { return this.s.slots[this.s.slots.length - 1 - j]; }
+  headers(j: number, eos: boolean): HeaderAction { return this.slot(j).encodeHeaders(eos); }
+  data(j: number, body: BodyRef, eos: boolean): DataAction { return this.slot(j).encodeData(body, eos); }
+  trailers(j: number): TrailerAction { return this.slot(j).encodeTrailers(); }
+  sinkHeaders(eos: boolean): void { this.s.clientHeadersOut(eos); }
+  sinkData(data: Buffer, eos: boolean): void { this.s.clientDataOut(data, eos); }
+  sinkTrailers(): void { this.s.clientTrailersOut(); }
+  tooLarge(): void {
+    this.s.host.defer(() => this.s.localReply(500, Buffer.from(LOCAL_REPLY_TEXT[500]), [], "response_payload_too_large"));
   }
 }
