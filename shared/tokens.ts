@@ -13,6 +13,7 @@ import { JsonValue } from "./json";
 export const enum TokenFeature {
   Word,              // a run of Latin letters; a lower→upper change starts a new one
   WordExcess,        // each letter past the sixth of a word (long words split)
+  WordLongExcess,    // each letter past the twelfth: compounds, identifiers, base64 split much more
   DigitGroup,        // each started group of three digits
   SpaceBeforeDigit,  // a space before digits is a token of its own
   PunctRun,          // a run of ASCII/general punctuation
@@ -34,7 +35,7 @@ export const enum TokenFeature {
 // only on the small "other" sample set).
 const WEIGHTS: StaticArray<f64> = [
   // BEGIN WEIGHTS (written by calibrate.ts --write)
-  1.034, 0.015, 1.288, 1.197, 0.684, 0.332, 1.131, 1.205, 0.34, 0.741, 1.221, 2.969, 0.184, 0.733, 0.358, 1.883,
+  1.026, 0.009, 0.48, 1.206, 1.125, 0.77, 0.228, 1.029, 1.275, 0.249, 0.735, 1.226, 2.931, 0.252, 0.73, 0.355, 1.881,
   // END WEIGHTS
 ];
 
@@ -119,7 +120,7 @@ export class TokenEstimator {
       const c = <u32>load<u16>(p);
       const cls = classify(c);
       if (cls == CharClass.Lower && prev == CharClass.Lower) { // fast path: the middle of a word
-        if (++run >= 6) bump(counts, TokenFeature.WordExcess);
+        if (++run >= 6) bump(counts, run >= 12 ? TokenFeature.WordLongExcess : TokenFeature.WordExcess);
         prevUnit = c;
         continue;
       }
@@ -128,7 +129,7 @@ export class TokenEstimator {
         case CharClass.Lower:
         case CharClass.Upper: {
           const continues = prev == CharClass.Upper || (prev == CharClass.Lower && cls == CharClass.Lower);
-          if (!continues) { feature = TokenFeature.Word; run = 0; } else if (++run >= 6) feature = TokenFeature.WordExcess;
+          if (!continues) { feature = TokenFeature.Word; run = 0; } else if (++run >= 6) feature = run >= 12 ? TokenFeature.WordLongExcess : TokenFeature.WordExcess;
           break;
         }
         case CharClass.Digit: {
