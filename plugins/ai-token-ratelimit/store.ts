@@ -3,7 +3,7 @@
 // Lua scripts so that checking every window of a request and charging them is one atomic step, timed
 // by Redis's clock so that every gateway replica agrees on the buckets.
 import { KvStatus, KvUpdate, kvUpdate, encodeI64s, decodeI64s } from "../../shared/kv";
-import { nowMillis } from "../../shared/proxy/hostcalls";
+import { nowMillis, logWarn } from "../../shared/proxy/hostcalls";
 import { RedisClient, RedisReply } from "../../shared/redis";
 import { RespScript, RespValue, RespType } from "../../shared/resp";
 import { BUCKETS, RECORD_FIELDS, advance, adjust, bucketAt, used, waitMs } from "./window";
@@ -216,8 +216,12 @@ class AdmitReply extends RedisReply {
   }
 }
 
-class Ignore extends RedisReply {
-  onReply(reply: RespValue | null, error: string): void {}
+/** Reconciliation replies only matter when they report a problem. */
+class LogFailure extends RedisReply {
+  onReply(reply: RespValue | null, error: string): void {
+    if (reply == null) logWarn("reconcile failed: " + error);
+    else if (reply.isError()) logWarn("reconcile failed: " + reply.str);
+  }
 }
 
 /** Sends the admission script; false when the call could not even be dispatched. */
@@ -232,7 +236,10 @@ export function admitRedis(redis: RedisClient, c: Charges, done: AdmitDone): boo
   return redis.evalScript(ADMIT, c.keys, args, new AdmitReply(c, done));
 }
 
-/** Fire and forget: the reply matters to nobody (the stream may be gone). */
+/**
+ * Fire and forget. Sent as EVAL, not EVALSHA: the stream usually ends right after this call, and the
+ * NOSCRIPT fallback would run in a reply callback that is dropped with the stream.
+ */
 export function reconcileRedis(redis: RedisClient, c: Charges, deltas: i64[]): void {
   const keys = new Array<string>();
   const args = new Array<string>();
@@ -244,5 +251,5 @@ export function reconcileRedis(redis: RedisClient, c: Charges, deltas: i64[]): v
     args.push(c.atMs.toString());
     args.push(deltas[i].toString());
   }
-  if (keys.length > 0) redis.evalScript(ADJUST, keys, args, new Ignore());
+  if (keys.length > 0 && !redis.send(ADJUST.eval(keys, args), null, new LogFailure())) logWarn("reconcile could not be sent to redis");
 }

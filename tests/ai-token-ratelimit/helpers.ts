@@ -151,7 +151,7 @@ export class RedisServer {
   }
 
   async ping(): Promise<boolean> {
-    try { return (await this.command("PING")).startsWith("+PONG"); } catch { return false; }
+    try { const r = await this.command("PING"); return r.startsWith("+PONG") || r.startsWith("-NOAUTH"); } catch { return false; }
   }
 }
 
