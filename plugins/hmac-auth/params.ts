@@ -4,9 +4,9 @@
 //
 // Decoding is application/x-www-form-urlencoded, as every real client encodes: `+` is a space,
 // `%XX` a byte, empty `&&` segments are skipped, a key without `=` has an empty value. That is
-// what the Dify plugin signs (Python's parse_qs) and what the Aliyun SDKs send. Higress's own
-// decoder keeps `+`, leaves a `%XX` in the last two characters undecoded and turns `%zz` into
-// junk; no client signs that way, so we do not copy it.
+// what the Dify plugin signs (Python's parse_qs) and what the Aliyun SDKs send. Decoded bytes that
+// are not UTF-8 become U+FFFD, as Python's decoder makes them. Higress's own decoder keeps `+`
+// and turns `%zz` into junk; no client signs that way, so we do not copy it.
 
 /** Code-point order (what Python's sorted() and C++'s byte-wise std::map give), not UTF-16 order. */
 export function compareCodePoints(a: string, b: string): i32 {
@@ -31,15 +31,58 @@ function hexValue(c: u32): i32 {
   return -1;
 }
 
+/**
+ * UTF-8 bytes [p, p+n) as a string; each invalid sequence becomes one U+FFFD per maximal
+ * subpart (the WHATWG decoder, which Python's errors="replace" and node agree with).
+ */
+export function utf8Lossy(p: usize, n: i32): string {
+  const out = new StaticArray<u16>(n);   // UTF-16 never needs more units than UTF-8 has bytes
+  const o = changetype<usize>(out);
+  let w = o;                              // next unit to write
+  let need = 0, seen = 0;
+  let cp: u32 = 0, lower: u32 = 0x80, upper: u32 = 0xbf;
+  let i = 0;
+  while (i < n) {
+    const b = <u32>load<u8>(p + i);
+    if (need == 0) {
+      i++;
+      if (b < 0x80) { store<u16>(w, <u16>b); w += 2; continue; }
+      if (b >= 0xc2 && b <= 0xdf) { need = 1; cp = b & 0x1f; }
+      else if (b >= 0xe0 && b <= 0xef) { need = 2; cp = b & 0xf; if (b == 0xe0) lower = 0xa0; else if (b == 0xed) upper = 0x9f; }
+      else if (b >= 0xf0 && b <= 0xf4) { need = 3; cp = b & 7; if (b == 0xf0) lower = 0x90; else if (b == 0xf4) upper = 0x8f; }
+      else { store<u16>(w, 0xfffd); w += 2; }
+      continue;
+    }
+    if (b < lower || b > upper) {          // broken sequence: replace it, read this byte afresh
+      need = seen = 0; lower = 0x80; upper = 0xbf;
+      store<u16>(w, 0xfffd); w += 2;
+      continue;
+    }
+    i++;
+    lower = 0x80; upper = 0xbf;
+    cp = (cp << 6) | (b & 0x3f);
+    if (++seen < need) continue;
+    if (cp >= 0x10000) {                   // a surrogate pair
+      store<u16>(w, <u16>(0xd7c0 + (cp >> 10))); w += 2;
+      store<u16>(w, <u16>(0xdc00 | (cp & 0x3ff))); w += 2;
+    } else {
+      store<u16>(w, <u16>cp); w += 2;
+    }
+    need = seen = 0;
+  }
+  if (need != 0) { store<u16>(w, 0xfffd); w += 2; }
+  return String.UTF16.decodeUnsafe(o, w - o);
+}
+
 /** Decodes bytes [start, end) of `b` (`+` → space, `%XX` → byte; a bad escape stays as it is) to a string. */
 export function formDecode(b: Uint8Array, start: i32, end: i32): string {
   const base = b.dataStart;
   let plain = true;
   for (let i = start; i < end; i++) {
     const c = load<u8>(base + i);
-    if (c == 0x25 || c == 0x2b) { plain = false; break; }
+    if (c == 0x25 || c == 0x2b || c >= 0x80) { plain = false; break; }
   }
-  if (plain) return String.UTF8.decodeUnsafe(base + start, end - start);
+  if (plain) return String.UTF8.decodeUnsafe(base + start, end - start);   // ASCII as it is
   const out = new Uint8Array(end - start);
   const o = out.dataStart;
   let n = 0;
@@ -53,7 +96,7 @@ export function formDecode(b: Uint8Array, start: i32, end: i32): string {
     store<u8>(o + n, <u8>c);
     n++;
   }
-  return String.UTF8.decodeUnsafe(o, n);
+  return utf8Lossy(o, n);
 }
 
 /** A set of parameters where the first value of each key wins. */

@@ -32,10 +32,30 @@ export interface Signed {
 
 const DIFY_SIGNED = ["x-ca-key", "x-ca-nonce", "x-ca-signature-method", "x-ca-timestamp"];
 
-/** Python's parse_qs(keep_blank_values=True) then values[0]: URLSearchParams decodes the same way. */
-function firstValues(query: string, into: Map<string, string>, overwrite: boolean): void {
-  for (const [k, v] of new URLSearchParams(query)) {
-    if (overwrite || !into.has(k)) into.set(k, v);
+const utf8 = new TextDecoder(); // replaces bad UTF-8 like Python's errors="replace"
+
+/** Python's unquote_plus: `+` is a space, valid `%XX` a byte, the bytes read as UTF-8. */
+function unquotePlus(s: string): string {
+  const src = Buffer.from(s.replace(/\+/g, " "), "utf8");
+  const out: number[] = [];
+  for (let i = 0; i < src.length; i++) {
+    const hex = src.subarray(i + 1, i + 3).toString("latin1");
+    if (src[i] === 0x25 && /^[0-9a-fA-F]{2}$/.test(hex)) { out.push(parseInt(hex, 16)); i += 2; } else out.push(src[i]);
+  }
+  return utf8.decode(Uint8Array.from(out));
+}
+
+/**
+ * Python's parse_qs(keep_blank_values=True) then values[0]. (Node's URLSearchParams is not used:
+ * on a bad escape it falls back to a decoder that cuts non-ASCII characters to one byte.)
+ */
+function firstValues(query: string, into: Map<string, string>): void {
+  for (const field of query.split("&")) {
+    if (field === "") continue;
+    const eq = field.indexOf("=");
+    const k = unquotePlus(eq < 0 ? field : field.slice(0, eq));
+    const v = eq < 0 ? "" : unquotePlus(field.slice(eq + 1));
+    if (!into.has(k)) into.set(k, v);
   }
 }
 
@@ -49,13 +69,11 @@ export function pathAndParameters(path: string, body: string | Buffer | undefine
   const bare = q < 0 ? path : path.slice(0, q);
   const params = new Map<string, string>();
   // Python's parse_qs keeps the first value within one source.
-  if (q >= 0) firstValues(path.slice(q + 1), params, false);
+  if (q >= 0) firstValues(path.slice(q + 1), params);
   if (body !== undefined && contentType.toLowerCase().includes("application/x-www-form-urlencoded")) {
-    const form = new Map<string, string>();
-    firstValues(body.toString(), form, false);
-    // The Dify plugin lets a form value replace a query value of the same key; Higress keeps the
-    // query's. Tests never send such a pair through this signer.
-    for (const [k, v] of form) params.set(k, v);
+    // The one departure from the Dify plugin, which lets a form value replace a query value of the
+    // same key: Higress keeps the first (the query's). The Dify plugin itself only sends JSON bodies.
+    firstValues(body.toString(), params);
   }
   if (params.size === 0) return bare || "/";
   const keys = [...params.keys()].sort(byCodePoint);

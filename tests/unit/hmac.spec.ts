@@ -1,7 +1,7 @@
 // hmac-auth's pure parts: parameter decoding and order, the string to sign, HTTP dates,
 // timestamps and the local nonce ring (over an in-memory shared-data stand-in).
 // The whole plugin against an independent signer runs in tests/hmac-auth/*.test.ts.
-import { Params, compareCodePoints, formDecode, queryParams, withoutParam } from "../../plugins/hmac-auth/params";
+import { Params, compareCodePoints, formDecode, queryParams, utf8Lossy, withoutParam } from "../../plugins/hmac-auth/params";
 import {
   HeaderView, asciiLower, errorMessage, headerPart, pathAndParameters, signature, signatureAlg, signedHeaderNames,
 } from "../../plugins/hmac-auth/sign";
@@ -11,6 +11,12 @@ import { Header, SharedValue } from "../../shared/proxy/hostcalls";
 import { WasmResult } from "../../shared/proxy/abi";
 import { KvBackend, setKvBackend } from "../../shared/kv";
 import { HashAlg, utf8 } from "../../shared/crypto";
+
+function lossy(bytes: i32[]): string {
+  const b = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) b[i] = <u8>bytes[i];
+  return utf8Lossy(b.dataStart, b.length);
+}
 
 function params(q: string): string {
   const p = new Params();
@@ -26,7 +32,7 @@ describe("parameters", () => {
   it("decodes as application/x-www-form-urlencoded", () => {
     expect(params("q=a+b%20c%2Bd")).toBe("q=a b c+d");
     expect(params("k%C3%A9y=%E4%BD%A0%E5%A5%BD")).toBe("kéy=你好");
-    expect(params("t=%41")).toBe("t=A");             // an escape at the very end (Higress misses it)
+    expect(params("t=%41")).toBe("t=A");
     expect(params("bad=%zz%4")).toBe("bad=%zz%4");    // bad escapes stay as they are
   });
   it("skips empty segments", () => {
@@ -38,6 +44,19 @@ describe("parameters", () => {
     expect(compareCodePoints("😀", "\uFFFF")).toBeGreaterThan(0);
     expect(compareCodePoints("a", "ab")).toBeLessThan(0);
     expect(params("%F0%9F%98%80=1&%EE%80%80=2&z=3")).toBe("z=3&\uE000=2&😀=1");
+  });
+  it("replaces invalid UTF-8 as the WHATWG decoder does (vectors from node's TextDecoder)", () => {
+    expect(lossy([0xe6, 0x95, 0x25])).toBe("\ufffd%");
+    expect(lossy([0xf0, 0x9f, 0x98, 0x80])).toBe("😀");
+    expect(lossy([0xc0, 0x80])).toBe("\ufffd\ufffd");
+    expect(lossy([0xed, 0xa0, 0x80])).toBe("\ufffd\ufffd\ufffd");
+    expect(lossy([0xe6])).toBe("\ufffd");
+    expect(lossy([0xf4, 0x90, 0x80, 0x80])).toBe("\ufffd\ufffd\ufffd\ufffd");
+    expect(lossy([0xe0, 0x80, 0x41])).toBe("\ufffd\ufffdA");
+    expect(lossy([0xf0, 0x9f, 0x41])).toBe("\ufffdA");
+    expect(lossy([0x61, 0xff, 0x62])).toBe("a\ufffdb");
+    expect(lossy([0xe2, 0x82, 0xac, 0xe2, 0x82])).toBe("€\ufffd");
+    expect(params("k=%E6%95%25")).toBe("k=\ufffd%");
   });
   it("decodes a byte range", () => {
     expect(formDecode(utf8("xa%2Fby"), 1, 6)).toBe("a/b");
