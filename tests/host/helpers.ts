@@ -5,12 +5,13 @@ import { Host, type HostOptions, type UpstreamRequest, type UpstreamResponse } f
 
 export const PROBE = "dist/abi-probe.wasm";
 export const TRACE = "dist/host-trace.wasm";
+export const TRACE_ABI100 = "dist/host-trace-abi100.wasm";
 
 let built = false;
 /** Builds the test plugins (a no-op when dist/ is up to date). */
 export function buildTestPlugins(): void {
   if (built) return;
-  execFileSync("node", ["scripts/build.mjs", "abi-probe", "host-trace"], { stdio: "pipe" });
+  execFileSync("node", ["scripts/build.mjs", "abi-probe", "host-trace", "host-trace-abi100"], { stdio: "pipe" });
   built = true;
 }
 

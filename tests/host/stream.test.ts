@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Host } from "../../host/index.ts";
-import { PROBE, TRACE, buildTestPlugins, echoUpstream, header, newHost, sleep, tinyModule, trace } from "./helpers.ts";
+import { PROBE, TRACE, TRACE_ABI100, buildTestPlugins, echoUpstream, header, newHost, sleep, tinyModule, trace } from "./helpers.ts";
 
 before(() => buildTestPlugins());
 
@@ -54,7 +54,7 @@ describe("callback order across a chain", () => {
     await h.request({ method: "POST", path: "/x", body: "hi" });
     assert.deepEqual(trace(h), [
       "authn req_headers n=6 eos=0 path=/x", "high req_headers n=6 eos=0 path=/x", "low req_headers n=6 eos=0 path=/x",
-      "authn req_body size=2 eos=1 body=hi headers=0", "high req_body size=2 eos=1 body=hi headers=0", "low req_body size=2 eos=1 body=hi headers=0",
+      "authn req_body size=2 eos=1 body=hi headers=gone", "high req_body size=2 eos=1 body=hi headers=gone", "low req_body size=2 eos=1 body=hi headers=gone",
       "low resp_headers n=1 eos=0", "high resp_headers n=1 eos=0", "authn resp_headers n=1 eos=0",
       "low resp_body size=4 eos=1 body=resp", "high resp_body size=4 eos=1 body=resp", "authn resp_body size=4 eos=1 body=resp",
       "authn log", "high log", "low log", "authn done", "high done", "low done",
@@ -89,7 +89,27 @@ describe("header and body actions", () => {
     h.tick("A");
     const res = await pending;
     assert.equal(res.status, 200);
-    assert.deepEqual(trace(h).slice(1, 5), ["A resume 2", "B req_headers n=5 eos=0 path=/p", "A req_body size=4 eos=1 body=abcd headers=0", "B req_body size=4 eos=1 body=abcd headers=0"]);
+    assert.deepEqual(trace(h).slice(1, 5), ["A resume 2", "B req_headers n=5 eos=0 path=/p", "A req_body size=4 eos=1 body=abcd headers=gone", "B req_body size=4 eos=1 body=abcd headers=gone"]);
+    assert.equal(up.received[0].body.toString(), "abcd");
+  });
+
+  it("Higress ABI 0_2_100: headers StopIteration holds only the headers; the stopped filter still gets the body", async () => {
+    const up = echoUpstream();
+    const h = host({ clusters: { up: { handler: up.handler } } });
+    await h.addPlugin({ name: "A", wasm: TRACE_ABI100, config: { name: "A", req_headers: 1, req_body: 1 } });
+    await h.addPlugin({ name: "B", wasm: TRACE, config: { name: "B" }, priority: -1 });
+    h.addRoute({ name: "r", cluster: "up" });
+    const res = await h.request({ method: "POST", path: "/p", chunks: ["ab", "cd"] });
+    assert.equal(res.status, 200);
+    // A sees the body (headers still held, so its header map is reachable); its Continue at
+    // end of stream releases headers, then the buffered body, to B.
+    assert.deepEqual(trace(h).slice(0, 5), [
+      "A req_headers n=5 eos=0 path=/p",
+      "A req_body size=2 eos=0 body=ab headers=reachable",
+      "A req_body size=4 eos=1 body=abcd headers=reachable",
+      "B req_headers n=5 eos=0 path=/p",
+      "B req_body size=4 eos=1 body=abcd headers=gone",
+    ]);
     assert.equal(up.received[0].body.toString(), "abcd");
   });
 
@@ -102,10 +122,10 @@ describe("header and body actions", () => {
     await h.request({ method: "POST", path: "/", chunks: ["ab", "cd", "ef"] });
     const bodies = trace(h).filter((l) => l.includes("req_body"));
     assert.deepEqual(bodies, [
-      "A req_body size=2 eos=0 body=ab headers=0",
-      "A req_body size=4 eos=0 body=abcd headers=0",
-      "A req_body size=6 eos=1 body=abcdef headers=0",
-      "B req_body size=6 eos=1 body=abcdef headers=0",
+      "A req_body size=2 eos=0 body=ab headers=gone",
+      "A req_body size=4 eos=0 body=abcd headers=gone",
+      "A req_body size=6 eos=1 body=abcdef headers=gone",
+      "B req_body size=6 eos=1 body=abcdef headers=gone",
     ]);
     assert.equal(up.received[0].body.toString(), "abcdef");
   });
@@ -116,7 +136,7 @@ describe("header and body actions", () => {
     await h.addPlugin({ name: "A", wasm: TRACE, config: { name: "A" } });
     h.addRoute({ name: "r", cluster: "up" });
     await h.request({ method: "POST", path: "/", chunks: ["ab", "cd"] });
-    assert.deepEqual(trace(h).filter((l) => l.includes("req_body")), ["A req_body size=2 eos=0 body=ab headers=0", "A req_body size=2 eos=1 body=cd headers=0"]);
+    assert.deepEqual(trace(h).filter((l) => l.includes("req_body")), ["A req_body size=2 eos=0 body=ab headers=gone", "A req_body size=2 eos=1 body=cd headers=gone"]);
   });
 
   it("request headers are only reachable while the filter holds them (Envoy forgets them after Continue)", async () => {
@@ -129,7 +149,7 @@ describe("header and body actions", () => {
     h.tick();
     await p;
     // The body callback ran after the continue, when the header map is gone: 0 bytes.
-    assert.deepEqual(trace(h).filter((l) => l.includes("req_body")), ["stop req_body size=1 eos=1 body=x headers=0"]);
+    assert.deepEqual(trace(h).filter((l) => l.includes("req_body")), ["stop req_body size=1 eos=1 body=x headers=gone"]);
   });
 
   it("body replaced by the plugin reaches the upstream; content-length is left as the plugin left it (as Envoy does)", async () => {
