@@ -31,8 +31,8 @@ export const enum TokenFeature {
   Count,
 }
 
-// Tokens per unit of each feature, fitted by calibrate.ts (KanaHangul, OtherLetter and Symbol
-// only on the small "other" sample set).
+// Tokens per unit of each feature, fitted by calibrate.ts (WordLongExcess, KanaHangul,
+// OtherLetter and Symbol mostly on the small "other" sample set).
 const WEIGHTS: StaticArray<f64> = [
   // BEGIN WEIGHTS (written by calibrate.ts --write)
   1.026, 0.009, 0.48, 1.206, 1.125, 0.77, 0.228, 1.029, 1.275, 0.249, 0.735, 1.226, 2.931, 0.252, 0.73, 0.355, 1.881,
@@ -41,7 +41,7 @@ const WEIGHTS: StaticArray<f64> = [
 
 const enum CharClass { None, Lower, Upper, Digit, Space, Newline, Punct, Han, CjkPunct, KanaHangul, OtherLetter, Symbol, LowSurrogate }
 
-// Classes of the ASCII code units.
+// CharClass of each ASCII code unit (1 Lower, 2 Upper, 3 Digit, 4 Space, 5 Newline, 6 Punct).
 const ASCII_CLASS: usize = memory.data<u8>([
   // 0x00-0x1f: controls; \t and \v \f are spaces, \n \r line breaks
   6, 6, 6, 6, 6, 6, 6, 6, 6, 4, 5, 4, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
@@ -120,7 +120,8 @@ export class TokenEstimator {
       const c = <u32>load<u16>(p);
       const cls = classify(c);
       if (cls == CharClass.Lower && prev == CharClass.Lower) { // fast path: the middle of a word
-        if (++run >= 6) bump(counts, run >= 12 ? TokenFeature.WordLongExcess : TokenFeature.WordExcess);
+        const excess = letterFeature(++run);
+        if (excess >= 0) bump(counts, excess);
         prevUnit = c;
         continue;
       }
@@ -128,8 +129,10 @@ export class TokenEstimator {
       switch (cls) {
         case CharClass.Lower:
         case CharClass.Upper: {
-          const continues = prev == CharClass.Upper || (prev == CharClass.Lower && cls == CharClass.Lower);
-          if (!continues) { feature = TokenFeature.Word; run = 0; } else if (++run >= 6) feature = run >= 12 ? TokenFeature.WordLongExcess : TokenFeature.WordExcess;
+          // Lower after lower was handled above. After upper case the word goes on ("HTTPServer");
+          // after anything else, lower→upper included, a new word starts.
+          if (prev == CharClass.Upper) feature = letterFeature(++run);
+          else { feature = TokenFeature.Word; run = 0; }
           break;
         }
         case CharClass.Digit: {
@@ -188,6 +191,12 @@ export class TokenEstimator {
     if (sum < 1) return 1;
     return sum >= <f64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>Math.round(sum);
   }
+}
+
+// The feature of a word's letter at 0-based position `run`: -1 for the first six letters.
+// @ts-ignore: decorator
+@inline function letterFeature(run: i32): i32 {
+  return run >= 12 ? TokenFeature.WordLongExcess : run >= 6 ? TokenFeature.WordExcess : -1;
 }
 
 // @ts-ignore: decorator
