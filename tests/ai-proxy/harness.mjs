@@ -4,7 +4,7 @@ import { mkdirSync, existsSync, statSync, readdirSync, copyFileSync } from "node
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = process.env.HARNESS_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const out = join(root, "dist", "test", "translate-harness.wasm");
 
 function newest(path) {
@@ -19,7 +19,7 @@ export async function loadHarness() {
   mkdirSync(dirname(out), { recursive: true });
   const inputs = Math.max(newest(join(root, "shared")), newest(join(root, "tests/ai-proxy/harness.ts")));
   if (!existsSync(out) || statSync(out).mtimeMs < inputs) {
-    execFileSync("npx", ["asc", "tests/ai-proxy/harness.ts", "--runtime", "incremental", "--bindings", "esm", "-O2", "-o", out],
+    execFileSync("npx", ["asc", "tests/ai-proxy/harness.ts", "--config", "tests/ai-proxy/harness.asconfig.json", "--bindings", "esm", "-O2", "-o", out],
       { cwd: root, stdio: "inherit" });
     copyFileSync(out.replace(/\.wasm$/, ".js"), out.replace(/\.wasm$/, ".mjs")); // ESM wherever it lands
   }
