@@ -49,6 +49,7 @@ export interface UpstreamRecord {
   endpoint: string;
   /** Headers as the filter chain handed them to the router (Envoy semantics, content-length untouched). */
   headers: Pairs;
+  /** The whole body the router sent (filled in when the stream ends). */
   body: Buffer;
   trailers: Pairs | null;
 }
@@ -368,6 +369,7 @@ export class HttpStream {
   readonly enc: FilterChain;
   slots: FilterSlot[] = [];
   private exchange: UpstreamExchange | null = null;
+  private upstreamBody: Buffer[] = [];
   /** The upstream has the whole request (end of stream or trailers sent). */
   private requestSent = false;
   private timer: NodeJS.Timeout | null = null;
@@ -422,6 +424,7 @@ export class HttpStream {
 
   sendHeaders(endStream = false): void {
     this.host.run(() => {
+      // Differs from Envoy on purpose: without a route no plugin runs (Envoy's listener filters would).
       if (!this.route) {
         this.localReply(404, Buffer.alloc(0), [], "route_not_found");
         return;
@@ -477,7 +480,7 @@ export class HttpStream {
   }
 
   routerData(data: Buffer, endStream: boolean): void {
-    if (this.upstream) this.upstream.body = Buffer.concat([this.upstream.body, data]);
+    if (data.length) this.upstreamBody.push(data);
     this.requestSent = endStream;
     this.exchange?.sendData(data, endStream);
   }
@@ -616,6 +619,7 @@ export class HttpStream {
     if (this.finished) return;
     this.finished = true;
     this.endNs = this.host.nowNs();
+    if (this.upstream) this.upstream.body = Buffer.concat(this.upstreamBody);
     this.upstreamDone();
     if (!this.requestSent) this.exchange?.reset(); // the response ended before the request did
     for (const s of this.slots) s.log();
