@@ -11,13 +11,14 @@ const MAX_WRITE_DEPTH = 10000;
 
 export class JsonValue {
   type: JsonType;
-  // Internal storage, read through the methods below.
-  _num: f64 = 0;                                  // number, or 1/0 for a bool
-  _str: string = "";                              // string value
-  _items: StaticArray<JsonValue> | null = null;   // array items or object values; _count used
-  _names: StaticArray<string> | null = null;      // object keys, parallel to _items
-  _count: i32 = 0;
-  _index: Map<string, i32> | null = null;         // key -> position, only for big objects
+  // Internal storage, read through the methods below. No initializers: a new object is
+  // zeroed already, and each initializer would cost a call per allocation.
+  _num: f64;                              // number, or 1/0 for a bool
+  _str: string | null;                    // string value
+  _items: StaticArray<JsonValue> | null;  // array items or object values; _count used
+  _names: StaticArray<string> | null;     // object keys, parallel to _items
+  _count: i32;
+  _index: Map<string, i32> | null;        // key -> position, only for big objects
 
   constructor(type: JsonType) { this.type = type; }
 
@@ -46,7 +47,10 @@ export class JsonValue {
     if (n <= -9223372036854775808.0) return i64.MIN_VALUE;
     return <i64>n;
   }
-  asString(def: string = ""): string { return this.type == JsonType.String ? this._str : def; }
+  asString(def: string = ""): string {
+    const s = this._str;
+    return this.type == JsonType.String && s !== null ? s : def;
+  }
 
   get(key: string): JsonValue | null {
     const i = this.find(key);
@@ -225,7 +229,7 @@ export class JsonValue {
     if (this.type != JsonType.Object || !names) return -1;
     const n = this._count;
     if (n <= LINEAR_LOOKUP_MAX) {
-      for (let i = 0; i < n; i++) if (unchecked(names[i]) == key) return i;
+      for (let i = 0; i < n; i++) if (sameString(unchecked(names[i]), key)) return i;
       return -1;
     }
     let index = this._index;
@@ -264,7 +268,7 @@ export class JsonValue {
     switch (this.type) {
       case JsonType.Bool: w.ascii(this._num != 0 ? "true" : "false"); break;
       case JsonType.Number: w.ascii(jsonNumber(this._num)); break;
-      case JsonType.String: w.quoted(this._str); break;
+      case JsonType.String: w.quoted(this.asString()); break;
       case JsonType.Array: w.ascii("[]"); break;
       case JsonType.Object: w.ascii("{}"); break;
       default: w.ascii("null");
@@ -320,10 +324,11 @@ function parseChecked(data: ArrayBuffer, limits: JsonLimits | null, wtf8: bool):
     return null;
   }
   lastError = "";
-  parseEpoch++;
   const base = changetype<usize>(data);
   const result = parseValues(base, base + <usize>len, lim.maxDepth, wtf8);
-  releaseAll(); // what a failed parse left pinned
+  pending.clear(0); // what a failed parse left
+  openContainers.clear(0);
+  openStarts.length = 0;
   return result;
 }
 
@@ -355,82 +360,109 @@ function parseKey(p: usize, base: usize, end: usize, wtf8: bool): bool {
   if (p >= end || load<u8>(p) != 0x22) { unexpected(p, base, end); return false; }
   const key = parseString(p + 1, base, end, wtf8);
   if (key === null) return false;
-  if (!stringInterned) __pin(changetype<usize>(key));
-  pushRef(changetype<usize>(key), !stringInterned);
+  pending.push(changetype<usize>(key));
   p = skipSpace(cursor, end);
   if (p >= end || load<u8>(p) != 0x3A) { unexpected(p, base, end); return false; }
   cursor = p + 1;
   return true;
 }
 
-// The parser's stacks live in raw memory, reused across parses:
-//  - refs: children (and keys) of the containers still open, in order;
-//  - frames: each open container and where its children begin in refs.
-// The GC sees what they hold because each entry is pinned (bit 0 set) or held by the
-// intern table. Pushing children one by one into a reachable managed array instead
-// makes the incremental GC rescan that array after every step it takes during the
-// parse: quadratic on big arrays.
-class RawStack {
-  data: usize = 0;
-  cap: i32 = 0;
+// The parser's stacks: `pending` holds the keys and values of the containers still
+// open, in order; `openContainers` those containers, `openStarts` where their children begin in
+// `pending`. Storing children one by one into a single big managed array would make the
+// incremental GC rescan all of it after every step it takes during the parse (quadratic
+// on big arrays); with fixed-size chunks only the chunk being filled is rescanned.
+const CHUNK_BITS = 8;
+const CHUNK = 1 << CHUNK_BITS;
+const KEPT_CHUNKS = 16; // chunks kept between parses
+
+class RefStack {
+  chunks: StaticArray<JsonValue>[] = [];
   top: i32 = 0;
 
-  push(v: usize): void {
-    if (this.top == this.cap) {
-      this.cap = max(64, this.cap << 1);
-      const bytes = <usize>this.cap << alignof<usize>();
-      this.data = this.data ? heap.realloc(this.data, bytes) : heap.alloc(bytes);
-    }
-    store<usize>(this.data + (<usize>this.top << alignof<usize>()), v);
+  /** Any managed object (JsonValue or string): the GC visits it by its own type. */
+  push(ref: usize): void {
+    const c = this.top >> CHUNK_BITS;
+    const chunks = this.chunks;
+    if (c == chunks.length) chunks.push(new StaticArray<JsonValue>(CHUNK));
+    unchecked(chunks[c][this.top & (CHUNK - 1)] = changetype<JsonValue>(ref));
     this.top++;
   }
 
   // @ts-ignore: decorator
-  @inline at(i: i32): usize { return load<usize>(this.data + (<usize>i << alignof<usize>())); }
-}
-
-const refs = new RawStack();
-const frames = new RawStack(); // pairs: container (pinned), start index in refs
-
-/** Queues a child or key; `pinned` marks it for unpinning once it is stored. */
-// @ts-ignore: decorator
-@inline function pushRef(ref: usize, pinned: bool): void { refs.push(pinned ? ref | 1 : ref); }
-
-// @ts-ignore: decorator
-@inline function refAt(i: i32): usize { return refs.at(i) & ~(<usize>1); }
-
-function dropRefs(from: i32): void {
-  for (let i = from; i < refs.top; i++) {
-    const e = refs.at(i);
-    if (e & 1) __unpin(e & ~(<usize>1));
+  @inline at(i: i32): usize {
+    return changetype<usize>(unchecked(this.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]));
   }
-  refs.top = from;
+
+  /** Drops entries from `from` up (clearing them, so they hold no garbage). */
+  clear(from: i32): void {
+    const chunks = this.chunks;
+    for (let i = from; i < this.top; i++) {
+      // Storing null needs no GC write barrier.
+      store<usize>(changetype<usize>(unchecked(chunks[i >> CHUNK_BITS])) + (<usize>(i & (CHUNK - 1)) << alignof<usize>()), 0);
+    }
+    this.top = from;
+    if (from == 0 && chunks.length > KEPT_CHUNKS) chunks.length = KEPT_CHUNKS;
+  }
 }
 
-function releaseAll(): void {
-  dropRefs(0);
-  for (let i = 0; i < frames.top; i += 2) __unpin(frames.at(i));
-  frames.top = 0;
-}
+const pending = new RefStack();
+const openContainers = new RefStack();
+const openStarts: i32[] = [];
+
+// Objects up to this size are checked for repeated keys pairwise; bigger ones go
+// through set() and its index.
+const PAIRWISE_KEYS_MAX = 16;
 
 /** Moves the queued children from `start` up into the container c. */
 function closeContainer(c: JsonValue, start: i32): void {
-  if (c.type == JsonType.Object) {
-    const n = (refs.top - start) >> 1;
+  const isObject = c.type == JsonType.Object;
+  const n = isObject ? (pending.top - start) >> 1 : pending.top - start;
+  if (isObject && n > PAIRWISE_KEYS_MAX) {
     c.reserve(n);
+    // set(): a repeated key keeps its first position and takes the last value.
     for (let i = 0; i < n; i++) {
       const k = start + (i << 1);
-      // set(): a repeated key keeps its first position and takes the last value.
-      c.set(changetype<string>(refAt(k)), changetype<JsonValue>(refAt(k + 1)));
+      c.set(changetype<string>(pending.at(k)), changetype<JsonValue>(pending.at(k + 1)));
     }
   } else {
-    const n = refs.top - start;
-    c.reserve(n);
-    const items = c._items;
-    if (items) for (let i = 0; i < n; i++) unchecked(items[i] = changetype<JsonValue>(refAt(start + i)));
+    const items = new StaticArray<JsonValue>(n);
+    fillFromPending(changetype<usize>(items), start + (isObject ? 1 : 0), n, isObject ? 2 : 1);
+    c._items = items;
     c._count = n;
+    if (isObject) {
+      const names = new StaticArray<string>(n);
+      fillFromPending(changetype<usize>(names), start, n, 2);
+      c._names = names;
+      if (hasRepeatedKey(names, n)) {
+        // Rare: rebuild through set(), which keeps the first position and the last value.
+        c._items = null;
+        c._names = null;
+        c._count = 0;
+        c.reserve(n);
+        for (let i = 0; i < n; i++) c.set(unchecked(names[i]), unchecked(items[i]));
+      }
+    }
   }
-  dropRefs(start);
+  pending.clear(start);
+}
+
+/**
+ * Copies n entries of `pending` (from `first`, every `step`) into a StaticArray just
+ * allocated, with plain stores. That skips the GC write barrier safely: nothing was
+ * allocated since the array was, so no GC step can have scanned it yet; it will be
+ * scanned, children included, once reached. The entries stay in `pending` meanwhile.
+ */
+function fillFromPending(dst: usize, first: i32, n: i32, step: i32): void {
+  for (let i = 0; i < n; i++) store<usize>(dst + (<usize>i << alignof<usize>()), pending.at(first + i * step));
+}
+
+function hasRepeatedKey(names: StaticArray<string>, n: i32): bool {
+  for (let i = 1; i < n; i++) {
+    const key = unchecked(names[i]);
+    for (let j = 0; j < i; j++) if (sameString(unchecked(names[j]), key)) return true;
+  }
+  return false;
 }
 
 function parseValues(base: usize, end: usize, maxDepth: i32, wtf8: bool): JsonValue | null {
@@ -441,7 +473,6 @@ function parseValues(base: usize, end: usize, maxDepth: i32, wtf8: bool): JsonVa
     if (p >= end) return unexpected(p, base, end);
     let c = <i32>load<u8>(p);
     let value: JsonValue;
-    let pinned = false; // closed containers stay pinned from their opening
     if (c == 0x22) {
       const s = parseString(p + 1, base, end, wtf8);
       if (s === null) return null;
@@ -453,13 +484,13 @@ function parseValues(base: usize, end: usize, maxDepth: i32, wtf8: bool): JsonVa
       value = JsonValue.newNumber(n);
       p = cursor;
     } else if (c == 0x7B || c == 0x5B) {
-      if ((frames.top >> 1) >= maxDepth) return fail("nesting deeper than " + maxDepth.toString(), p, base);
+      if (openContainers.top >= maxDepth) return fail("nesting deeper than " + maxDepth.toString(), p, base);
       const isObject = c == 0x7B;
       value = isObject ? JsonValue.newObject() : JsonValue.newArray();
       p = skipSpace(p + 1, end);
       if (p >= end || <i32>load<u8>(p) != c + 2) { // '}' and ']' follow '{' and '[' by 2
-        frames.push(__pin(changetype<usize>(value)));
-        frames.push(refs.top);
+        openContainers.push(changetype<usize>(value));
+        openStarts.push(pending.top);
         if (isObject) {
           if (!parseKey(p, base, end, wtf8)) return null;
           p = cursor;
@@ -479,14 +510,12 @@ function parseValues(base: usize, end: usize, maxDepth: i32, wtf8: bool): JsonVa
 
     // ---- hand it to its container; close every container the input closes here
     while (true) {
-      if (frames.top == 0) {
-        if (pinned) __unpin(changetype<usize>(value));
+      if (openContainers.top == 0) {
         p = skipSpace(p, end);
         return p < end ? unexpected(p, base, end) : value;
       }
-      if (!pinned) __pin(changetype<usize>(value));
-      pushRef(changetype<usize>(value), true);
-      const parent = changetype<JsonValue>(frames.at(frames.top - 2));
+      pending.push(changetype<usize>(value));
+      const parent = changetype<JsonValue>(openContainers.at(openContainers.top - 1));
       const isObject = parent.type == JsonType.Object;
       p = skipSpace(p, end);
       if (p >= end) return unexpected(p, base, end);
@@ -502,10 +531,9 @@ function parseValues(base: usize, end: usize, maxDepth: i32, wtf8: bool): JsonVa
       }
       if (c != (isObject ? 0x7D : 0x5D)) return unexpected(p, base, end);
       p++;
-      closeContainer(parent, <i32>frames.at(frames.top - 1));
-      frames.top -= 2;
+      closeContainer(parent, openStarts.pop());
+      openContainers.clear(openContainers.top - 1);
       value = parent;
-      pinned = true;
     }
   }
 }
@@ -634,7 +662,6 @@ function parseString(start: usize, base: usize, end: usize, wtf8: bool): string 
   cursor = p + 1;
   const bytes = o - scratch;
   if (ascii && bytes <= INTERN_MAX << 1) return internUnits(bytes);
-  stringInterned = false;
   const out = __new(bytes, idof<String>());
   memory.copy(out, scratch, bytes);
   return changetype<string>(out);
@@ -642,16 +669,10 @@ function parseString(start: usize, base: usize, end: usize, wtf8: bool): string 
 
 // Short ASCII strings (keys, roles, ...) repeat a lot: a small direct-mapped cache
 // shares them across values and parses. Strings are immutable, so sharing is safe.
-// A slot filled or hit during the current parse is not replaced before the parse ends,
-// so the table keeps the queued keys it returned alive (they are not pinned).
 const INTERN_MAX: usize = 24;
 const INTERN_SLOTS = 512;
 // @ts-ignore: decorator
 @lazy const internTable = new StaticArray<string>(INTERN_SLOTS);
-// @ts-ignore: decorator
-@lazy const internEpochs = new StaticArray<u32>(INTERN_SLOTS);
-let parseEpoch: u32 = 0;
-let stringInterned = false; // did the last parseString() return a table-held string?
 
 /** The string in scratch (bytes long), shared through the intern table. */
 function internUnits(bytes: usize): string {
@@ -660,18 +681,12 @@ function internUnits(bytes: usize): string {
   const slot = <i32>(h >> 23); // top 9 bits
   const cached = load<usize>(changetype<usize>(internTable) + (<usize>slot << alignof<usize>()));
   if (cached && <usize>changetype<string>(cached).length << 1 == bytes && memory.compare(cached, scratch, bytes) == 0) {
-    unchecked(internEpochs[slot] = parseEpoch);
-    stringInterned = true;
     return changetype<string>(cached);
   }
   const out = __new(bytes, idof<String>());
   memory.copy(out, scratch, bytes);
   const s = changetype<string>(out);
-  stringInterned = !cached || unchecked(internEpochs[slot]) != parseEpoch;
-  if (stringInterned) {
-    unchecked(internTable[slot] = s);
-    unchecked(internEpochs[slot] = parseEpoch);
-  }
+  unchecked(internTable[slot] = s);
   return s;
 }
 
@@ -1001,6 +1016,13 @@ class Utf16Writer {
   finish(): string {
     return String.UTF16.decodeUnsafe(changetype<usize>(this.buf), <usize>this.len);
   }
+}
+
+// @ts-ignore: decorator
+@inline function sameString(a: string, b: string): bool {
+  const n = <usize>a.length << 1;
+  return changetype<usize>(a) == changetype<usize>(b) ||
+    (n == <usize>b.length << 1 && memory.compare(changetype<usize>(a), changetype<usize>(b), n) == 0);
 }
 
 /** Array index in a path segment: decimal digits only, else -1. */
