@@ -329,6 +329,10 @@ function parseChecked(data: ArrayBuffer, limits: JsonLimits | null, wtf8: bool):
   pending.clear(0); // what a failed parse left
   openContainers.clear(0);
   openStarts.length = 0;
+  if (scratchEnd - scratch > SCRATCH_KEPT) { // do not hold on to the space of one huge string
+    heap.free(scratch);
+    scratch = scratchEnd = 0;
+  }
   return result;
 }
 
@@ -572,6 +576,7 @@ const HIGHS: u64 = 0x8080808080808080;
 
 // Strings are decoded once into this reusable UTF-16 buffer, then copied out at their
 // exact size.
+const SCRATCH_KEPT: usize = 64 << 10; // bigger buffers are freed after the parse
 let scratch: usize = 0;
 let scratchEnd: usize = 0;
 

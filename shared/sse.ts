@@ -137,9 +137,10 @@ export class SseParser {
     const base = buf.ptr;
     let i = this.scanFrom;
     const n = buf.len;
-    while (i < n) {
+    while (true) {
+      i = findLineEnd(base, i, n);
+      if (i >= n) break;
       const c = load<u8>(base + <usize>i);
-      if (c != LF && c != CR) { i++; continue; }
       let next = i + 1;
       if (c == CR) {
         if (next == n && !atEnd) break; // is it \r or \r\n? the next chunk tells
@@ -270,6 +271,26 @@ export class SseParser {
     this.streamStart = true;
     this.skipping = false;
   }
+}
+
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+/** Index of the first \r or \n in [i, n) of the bytes at base, or n. */
+function findLineEnd(base: usize, i: i32, n: i32): i32 {
+  while (i + 8 <= n) { // 8 bytes at a time while none is a line end
+    const x = load<u64>(base + <usize>i);
+    const lf = x ^ (ONES * LF);
+    const cr = x ^ (ONES * CR);
+    if ((((lf - ONES) & ~lf) | ((cr - ONES) & ~cr)) & HIGHS) break;
+    i += 8;
+  }
+  while (i < n) {
+    const c = load<u8>(base + <usize>i);
+    if (c == LF || c == CR) return i;
+    i++;
+  }
+  return n;
 }
 
 /** One event in wire form; multi-line data becomes several data: lines. */
