@@ -121,3 +121,23 @@ test("garbage request bodies and configs: clear 400s and config refusals, zero t
     await assert.rejects(h.addPlugin({ name: "p", wasm: WASM, config: bad }));
   }
 });
+
+test("spec.yaml: its example validates against its schema; spec and WasmPlugin configs are accepted by the plugin", async () => {
+  const { parse } = await import("yaml");
+  const { readFileSync } = await import("node:fs");
+  const Ajv = (await import("ajv")).default;
+  const spec = parse(readFileSync("plugins/ai-proxy/spec.yaml", "utf8"));
+  assert.equal(spec.spec.phase, "default");
+  assert.equal(spec.spec.priority, 100);
+  const schema = spec.spec.configSchema.openAPIV3Schema;
+  const { example, ...plain } = schema;
+  const validate = new Ajv({ strict: false }).compile(plain);
+  assert.ok(validate(example), JSON.stringify(validate.errors));
+  const wp = parse(readFileSync("plugins/ai-proxy/wasmplugin.yaml", "utf8"));
+  const configs = [example, wp.spec.defaultConfig, ...wp.spec.matchRules.map((r: any) => r.config)];
+  for (const config of configs) {
+    assert.ok(validate(config), JSON.stringify(validate.errors));
+    const h = new Host({ logLevel: "error" });
+    await h.addPlugin({ name: "p", wasm: WASM, config });
+  }
+});
