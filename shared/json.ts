@@ -386,27 +386,31 @@ class RefStack {
 
   /** Any managed object (JsonValue or string): the GC visits it by its own type. */
   push(ref: usize): void {
-    const c = this.top >> CHUNK_BITS;
-    const chunks = this.chunks;
-    if (c == chunks.length) chunks.push(new StaticArray<JsonValue>(CHUNK));
-    unchecked(chunks[c][this.top & (CHUNK - 1)] = changetype<JsonValue>(ref));
+    if (this.top >> CHUNK_BITS == this.chunks.length) this.chunks.push(new StaticArray<JsonValue>(CHUNK));
+    const chunk = changetype<StaticArray<JsonValue>>(this.chunkOf(this.top));
+    unchecked(chunk[this.top & (CHUNK - 1)] = changetype<JsonValue>(ref)); // with the GC write barrier
     this.top++;
   }
 
   // @ts-ignore: decorator
-  @inline at(i: i32): usize {
-    return changetype<usize>(unchecked(this.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]));
-  }
+  @inline at(i: i32): usize { return load<usize>(this.slot(i)); }
 
   /** Drops entries from `from` up (clearing them, so they hold no garbage). */
   clear(from: i32): void {
-    const chunks = this.chunks;
-    for (let i = from; i < this.top; i++) {
-      // Storing null needs no GC write barrier.
-      store<usize>(changetype<usize>(unchecked(chunks[i >> CHUNK_BITS])) + (<usize>(i & (CHUNK - 1)) << alignof<usize>()), 0);
-    }
+    for (let i = from; i < this.top; i++) store<usize>(this.slot(i), 0); // storing null needs no barrier
     this.top = from;
-    if (from == 0 && chunks.length > KEPT_CHUNKS) chunks.length = KEPT_CHUNKS;
+    if (from == 0 && this.chunks.length > KEPT_CHUNKS) this.chunks.length = KEPT_CHUNKS;
+  }
+
+  // Raw reads: these run for every value parsed, and i is always below top.
+  // @ts-ignore: decorator
+  @inline private chunkOf(i: i32): usize {
+    return load<usize>(this.chunks.dataStart + (<usize>(i >> CHUNK_BITS) << alignof<usize>()));
+  }
+
+  // @ts-ignore: decorator
+  @inline private slot(i: i32): usize {
+    return this.chunkOf(i) + (<usize>(i & (CHUNK - 1)) << alignof<usize>());
   }
 }
 
@@ -666,6 +670,8 @@ function parseString(start: usize, base: usize, end: usize, wtf8: bool): string 
   }
   cursor = p + 1;
   const bytes = o - scratch;
+  // The runtime aborts on objects of 1 GiB; only a maxBytes raised far above 256 MiB gets here.
+  if (bytes >= 1 << 30) { fail("string too long", start - 1, base); return null; }
   if (ascii && bytes <= INTERN_MAX << 1) return internUnits(bytes);
   const out = __new(bytes, idof<String>());
   memory.copy(out, scratch, bytes);
