@@ -148,6 +148,7 @@ class FallbackStream extends HttpContext {
   private chunks: ArrayBuffer[] = [];
   private bodyBytes: i32 = 0;
   private bodyTooLarge: bool = false;
+  private bodyComplete: bool = false;
 
   private primary: string = "";
   private primaryProbe: bool = false;
@@ -253,6 +254,7 @@ class FallbackStream extends HttpContext {
   private requestComplete(): void {
     const cfg = this.cfg;
     if (cfg === null) return;
+    this.bodyComplete = true;
     this.req.parseBody();
     if (this.phase == Phase.Skipping) {
       if (!this.dispatchNext()) this.replyUnavailable();
@@ -408,7 +410,7 @@ class FallbackStream extends HttpContext {
   // ---------------------------------------------------------------- fallbacks
 
   private canFallBack(cfg: FallbackConfig): bool {
-    return !this.bodyTooLarge && this.next < cfg.targets.length && this.attempts < cfg.maxAttempts;
+    return !this.bodyTooLarge && this.bodyComplete && this.next < cfg.targets.length && this.attempts < cfg.maxAttempts;
   }
 
   private skipped(name: string, retryAfterMs: i64): void {
@@ -426,8 +428,9 @@ class FallbackStream extends HttpContext {
   private dispatchNext(): bool {
     const cfg = this.cfg;
     if (cfg === null) return false;
-    if (this.bodyTooLarge) {
-      logWarn("request body over max_body_bytes: no fallback possible");
+    if (this.bodyTooLarge || !this.bodyComplete) {
+      logWarn(this.bodyTooLarge ? "request body over max_body_bytes: no fallback possible"
+        : "the answer came before the whole request: no fallback possible");
       return false;
     }
     while (this.canFallBack(cfg)) {
