@@ -446,6 +446,25 @@ describe("big documents and the garbage collector", () => {
     expect(v.toString()).toBe(text);
   });
 
+  it("keeps results of many parses intact across collections", () => {
+    // Objects of every size class (pairwise key check, set() with index), arrays, strings.
+    const texts: string[] = [];
+    const kept: JsonValue[] = [];
+    for (let i = 0; i < 300; i++) {
+      let big = "{";
+      for (let k = 0; k < 20 + (i % 7); k++) big += (k > 0 ? "," : "") + '"key' + k.toString() + '":' + (i * k).toString();
+      big += "}";
+      const text = '{"i":' + i.toString() + ',"s":"' + "é".repeat(i % 50) + '","a":[' + big + ',[1,[2,[3]]],{"x":{"y":"z"}}],"b":' + big + "}";
+      const v = mustParse(text);
+      if (i % 3 == 0) { texts.push(text); kept.push(v); }
+      if (i % 50 == 0) __collect();
+    }
+    __collect();
+    let same = true;
+    for (let i = 0; i < kept.length; i++) if (kept[i].toString() != texts[i]) same = false;
+    expect(same).toBe(true);
+  });
+
   it("recovers after failures deep inside big documents", () => {
     for (let round = 0; round < 5; round++) {
       const parts: string[] = [];
