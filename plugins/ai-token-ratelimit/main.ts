@@ -8,10 +8,10 @@ export * from "../../shared/proxy/exports";
 // headers while body callbacks still run. Under plain 0.2.1, Envoy turns it into StopAllIteration and
 // the body would never reach us before the headers go upstream.
 export function proxy_abi_version_0_2_100(): void {}
-import { BufferType, DataAction, HeaderAction, MapType, MetricType } from "../../shared/proxy/abi";
+import { BufferType, DataAction, HeaderAction, LogLevel, MapType, MetricType, proxy_get_log_level } from "../../shared/proxy/abi";
 import {
   Header, requestHeader, responseHeader, removeHeader, replaceHeader, getBuffer, setBuffer, getPropertyString,
-  sendLocalResponse, continueRequest, defineMetric, incrementMetric, logWarn, setLogPrefix,
+  sendLocalResponse, continueRequest, defineMetric, incrementMetric, logWarn, logDebug, setLogLevel, setLogPrefix,
 } from "../../shared/proxy/hostcalls";
 import { RootContext, HttpContext, registerRootContext } from "../../shared/proxy/context";
 import { ConfigParser } from "../../shared/config";
@@ -26,6 +26,14 @@ import { AdmitDone, Charges, admitLocal, admitRedis, reconcileLocal, reconcileRe
 import { SseUsageFilter } from "./stream";
 
 const KEY_PREFIX = "ai-token-ratelimit:";
+// Envoy's log level, read at configure time: admission decisions are logged at debug level.
+let debugLogs = false;
+const LOG_LEVEL_OUT = memory.data(4);
+function hostLogLevel(): i32 {
+  store<u32>(LOG_LEVEL_OUT, LogLevel.Info);
+  proxy_get_log_level(LOG_LEVEL_OUT);
+  return <i32>load<u32>(LOG_LEVEL_OUT);
+}
 // Non-streaming response bodies are copied (not held back) to read their usage, up to this size.
 const MAX_COPIED_BODY: i32 = 8 << 20;
 
@@ -34,6 +42,8 @@ class RateLimitRoot extends PluginRoot<RateLimitConfig> {
 
   onConfigured(): void {
     kvInit();
+    debugLogs = hostLogLevel() <= LogLevel.Debug;
+    if (debugLogs) setLogLevel(LogLevel.Debug);
     const rc = this.config;
     if (rc == null) return;
     const g = rc.global;
@@ -207,6 +217,10 @@ class RateLimitStream extends HttpContext implements AdmitDone {
       return false;
     }
     if (c.admitted) {
+      if (debugLogs) {
+        const id = requestHeader("x-request-id");
+        logDebug("admitted id=" + (id == null ? "-" : id) + " at=" + c.atMs.toString() + " reserved=" + this.reservation.toString());
+      }
       this.phase = Phase.Admitted;
       incrementMetric(cfg.mAdmitted);
       return true;
