@@ -1,0 +1,294 @@
+// ai-fallback's pure parts: status patterns, code_details, the circuit state machine and its shared-data
+// wrapper (against an Envoy-like store where "another VM" can write in between), config validation.
+import { WasmResult } from "../../shared/proxy/abi";
+import { SharedValue } from "../../shared/proxy/hostcalls";
+import { KvBackend, setKvBackend, kvInit } from "../../shared/kv";
+import { ConfigError } from "../../shared/config";
+import { parseJson } from "../../shared/json";
+import { StatusSet, Origin, originOf } from "../../plugins/ai-fallback/triggers";
+import {
+  Admission, CircuitParams, CircuitRecord, CircuitState, admitTarget, readCircuit, releaseProbe, reportTarget,
+} from "../../plugins/ai-fallback/circuit";
+import { FallbackConfig, FallbackParser, authorityFromCluster } from "../../plugins/ai-fallback/config";
+
+function statuses(patterns: string[]): StatusSet {
+  const s = new StatusSet();
+  for (let i = 0; i < patterns.length; i++) expect(s.add(patterns[i])).toBe("");
+  return s;
+}
+
+describe("fallback: status patterns", () => {
+  it("classes, exact codes and regexes (whole-status match)", () => {
+    const s = statuses(["5xx", "429", "~^40[12]$"]);
+    expect(s.has(500)).toBe(true);
+    expect(s.has(599)).toBe(true);
+    expect(s.has(429)).toBe(true);
+    expect(s.has(401)).toBe(true);
+    expect(s.has(402)).toBe(true);
+    expect(s.has(403)).toBe(false);
+    expect(s.has(499)).toBe(false);
+    expect(s.has(200)).toBe(false);
+  });
+
+  it("Higress's retryOnStatus regexes: 4.* means 4xx, not any status with a 4 in it", () => {
+    const s = statuses(["4.*"]);
+    expect(s.has(404)).toBe(true);
+    expect(s.has(504)).toBe(false);
+    expect(s.has(524)).toBe(false);
+  });
+
+  it("out-of-range statuses are never members", () => {
+    const s = statuses(["5xx"]);
+    expect(s.has(0)).toBe(false);
+    expect(s.has(600)).toBe(false);
+    expect(s.has(-1)).toBe(false);
+  });
+
+  it("refuses patterns that cannot match a status", () => {
+    const s = new StatusSet();
+    expect(s.add("600").length > 0).toBe(true);
+    expect(s.add("6xx").length > 0).toBe(true);
+    expect(s.add("(").length > 0).toBe(true);
+    expect(s.add("abc").length > 0).toBe(true);
+  });
+});
+
+describe("fallback: response.code_details", () => {
+  it("tells upstream answers, upstream failures and other filters' replies apart", () => {
+    expect(originOf("via_upstream")).toBe(Origin.Upstream);
+    expect(originOf("upstream_reset_before_response_started{connection_termination}")).toBe(Origin.UpstreamReset);
+    expect(originOf("upstream_reset_before_response_started{remote_connection_failure}")).toBe(Origin.UpstreamReset);
+    expect(originOf("no_healthy_upstream")).toBe(Origin.UpstreamReset);
+    expect(originOf("upstream_response_timeout")).toBe(Origin.UpstreamTimeout);
+    expect(originOf("upstream_per_try_timeout")).toBe(Origin.UpstreamTimeout);
+    expect(originOf("ai-token-ratelimit.rejected")).toBe(Origin.LocalReply);
+    expect(originOf("request_payload_too_large")).toBe(Origin.LocalReply);
+  });
+});
+
+function params(threshold: i32, openMs: i64, probes: i32): CircuitParams {
+  const p = new CircuitParams();
+  p.threshold = threshold;
+  p.openMs = openMs;
+  p.probes = probes;
+  p.probeTimeoutMs = 5000;
+  return p;
+}
+
+describe("fallback: circuit state machine", () => {
+  it("opens after threshold consecutive failures, not before", () => {
+    const p = params(3, 1000, 1);
+    const r = new CircuitRecord();
+    r.report(p, 0, false, false);
+    r.report(p, 0, false, false);
+    expect(r.state).toBe(CircuitState.Closed);
+    r.report(p, 0, true, false); // a success resets the count
+    r.report(p, 0, false, false);
+    r.report(p, 0, false, false);
+    expect(r.state).toBe(CircuitState.Closed);
+    r.report(p, 10, false, false);
+    expect(r.state).toBe(CircuitState.Open);
+    expect(r.admit(p, 500)).toBe(Admission.Reject);
+    expect(r.remainingOpenMs(500)).toBe(510);
+  });
+
+  it("half-open after open_ms: probes only, closes after that many successes", () => {
+    const p = params(1, 1000, 2);
+    const r = new CircuitRecord();
+    r.report(p, 0, false, false);
+    expect(r.admit(p, 999)).toBe(Admission.Reject);
+    expect(r.admit(p, 1000)).toBe(Admission.Probe);
+    expect(r.state).toBe(CircuitState.HalfOpen);
+    expect(r.admit(p, 1001)).toBe(Admission.Probe);
+    expect(r.admit(p, 1002)).toBe(Admission.Reject); // both probe slots taken
+    r.report(p, 1100, true, true);
+    expect(r.state).toBe(CircuitState.HalfOpen);
+    expect(r.admit(p, 1101)).toBe(Admission.Reject); // one success + one in flight = 2
+    r.report(p, 1200, true, true);
+    expect(r.state).toBe(CircuitState.Closed);
+    expect(r.admit(p, 1201)).toBe(Admission.Pass);
+  });
+
+  it("a failed probe re-opens for another open_ms", () => {
+    const p = params(2, 1000, 1);
+    const r = new CircuitRecord();
+    r.report(p, 0, false, false);
+    r.report(p, 0, false, false);
+    expect(r.admit(p, 1000)).toBe(Admission.Probe);
+    r.report(p, 1500, false, true);
+    expect(r.state).toBe(CircuitState.Open);
+    expect(r.admit(p, 2499)).toBe(Admission.Reject);
+    expect(r.admit(p, 2500)).toBe(Admission.Probe);
+  });
+
+  it("a probe that never reports frees its slot: released, or stale after probeTimeoutMs", () => {
+    const p = params(1, 1000, 1);
+    const r = new CircuitRecord();
+    r.report(p, 0, false, false);
+    expect(r.admit(p, 1000)).toBe(Admission.Probe);
+    r.release(true);
+    expect(r.admit(p, 1001)).toBe(Admission.Probe);
+    expect(r.admit(p, 1002)).toBe(Admission.Reject);
+    expect(r.admit(p, 1001 + 5001)).toBe(Admission.Probe);
+  });
+
+  it("late outcomes of requests admitted while closed do not disturb an open circuit", () => {
+    const p = params(1, 1000, 1);
+    const r = new CircuitRecord();
+    r.report(p, 0, false, false);
+    r.report(p, 10, true, false);
+    expect(r.state).toBe(CircuitState.Open);
+    expect(r.openUntil).toBe(1000);
+  });
+
+  it("threshold 0 disables it", () => {
+    const p = params(0, 1000, 1);
+    const r = new CircuitRecord();
+    for (let i = 0; i < 10; i++) r.report(p, 0, false, false);
+    expect(r.state).toBe(CircuitState.Closed);
+    expect(r.admit(p, 0)).toBe(Admission.Pass);
+  });
+
+  it("round-trips through its shared-data encoding; short or absent data reads as closed", () => {
+    const r = new CircuitRecord();
+    r.state = CircuitState.HalfOpen;
+    r.failures = 4;
+    r.openUntil = 123456789;
+    r.probesInFlight = 2;
+    r.probeSuccesses = 1;
+    r.lastProbeAt = 99;
+    const back = CircuitRecord.decode(r.encode());
+    expect(back.state).toBe(CircuitState.HalfOpen);
+    expect(back.failures).toBe(4);
+    expect(back.openUntil).toBe(123456789);
+    expect(back.probesInFlight).toBe(2);
+    expect(back.probeSuccesses).toBe(1);
+    expect(back.lastProbeAt).toBe(99);
+    expect(CircuitRecord.decode(null).state).toBe(CircuitState.Closed);
+    expect(CircuitRecord.decode(new ArrayBuffer(3)).state).toBe(CircuitState.Closed);
+  });
+});
+
+// ---------------------------------------------------------------- shared data
+
+class Entry { constructor(public data: ArrayBuffer, public cas: u32) {} }
+
+/** Envoy-like store; `other` plays another VM's probe admission right before our next write. */
+class Store extends KvBackend {
+  map: Map<string, Entry> = new Map();
+  nextCas: u32 = 1;
+  sets: i32 = 0;
+  other: string = "";
+  get(key: string): SharedValue | null {
+    if (!this.map.has(key)) return null;
+    const e = this.map.get(key);
+    return new SharedValue(e.data, e.cas);
+  }
+  set(key: string, data: ArrayBuffer, cas: u32): WasmResult {
+    if (this.other.length) {
+      const k = this.other;
+      this.other = "";
+      const cur = this.get(k);
+      const r = CircuitRecord.decode(cur == null ? null : cur.data);
+      r.admit(params(1, 1000, 1), 5000);
+      this.map.set(k, new Entry(r.encode(), this.nextCas++));
+    }
+    this.sets++;
+    if (this.map.has(key) && cas != 0 && this.map.get(key).cas != cas) return WasmResult.CasMismatch;
+    this.map.set(key, new Entry(data, this.nextCas++));
+    return WasmResult.Ok;
+  }
+  nowMillis(): i64 { return 0; }
+}
+
+function store(): Store {
+  const s = new Store();
+  setKvBackend(s);
+  kvInit();
+  s.sets = 0;
+  return s;
+}
+
+describe("fallback: circuits in shared data", () => {
+  it("a healthy target costs no write: admissions and successes only read", () => {
+    const s = store();
+    const p = params(3, 1000, 1);
+    for (let i = 0; i < 5; i++) {
+      expect(admitTarget("a", p, 0).admission).toBe(Admission.Pass);
+      reportTarget("a", p, 0, true, false);
+    }
+    expect(s.sets).toBe(0);
+  });
+
+  it("failures are counted across VMs and open the circuit for everyone", () => {
+    store();
+    const p = params(2, 1000, 1);
+    reportTarget("a", p, 0, false, false);
+    const r = reportTarget("a", p, 0, false, false);
+    expect(r.state).toBe(CircuitState.Open);
+    expect(r.changed).toBe(true);
+    const a = admitTarget("a", p, 10);
+    expect(a.admission).toBe(Admission.Reject);
+    expect(a.retryAfterMs).toBe(990);
+    expect(readCircuit("b").state).toBe(CircuitState.Closed);
+  });
+
+  it("two VMs racing for the only probe slot: one gets it", () => {
+    const s = store();
+    const p = params(1, 1000, 1);
+    reportTarget("a", p, 0, false, false);
+    s.other = "ai-fallback:circuit:a"; // the other VM takes the probe just before our write
+    expect(admitTarget("a", p, 5000).admission).toBe(Admission.Reject);
+    releaseProbe("a", p, 5001);
+    expect(admitTarget("a", p, 5002).admission).toBe(Admission.Probe);
+  });
+});
+
+function parse(text: string, err: ConfigError): FallbackConfig | null {
+  const j = parseJson(text);
+  if (j == null) return null;
+  return new FallbackParser().parse(j, err);
+}
+
+describe("fallback: configuration", () => {
+  it("defaults: 5xx and 429, one attempt per target, targets named after their cluster", () => {
+    const err = new ConfigError();
+    const c = parse('{"fallbacks":[{"cluster":"outbound|443||dashscope.dns","model":"qwen-plus","protocol":"dashscope"}]}', err);
+    expect(c).not.toBeNull();
+    if (c == null) return;
+    expect(c.onStatus.has(503)).toBe(true);
+    expect(c.onStatus.has(429)).toBe(true);
+    expect(c.onStatus.has(404)).toBe(false);
+    expect(c.maxAttempts).toBe(2);
+    expect(c.targets[0].name).toBe("outbound|443||dashscope.dns");
+    expect(c.targets[0].authority).toBe("dashscope.dns");
+    expect(c.targets[0].timeoutMs).toBe(60000);
+    expect(c.onLocalReply).toBe(false);
+  });
+
+  it("names the field of the first error", () => {
+    const cases: string[][] = [
+      ['{"fallbacks":[{"model":"x"}]}', "fallbacks[0].cluster"],
+      ['{"fallbacks":[{"cluster":"c","protocol":"grpc"}]}', "fallbacks[0].protocol"],
+      ['{"fallbacks":[{"cluster":"c","headers":{"content-length":"1"}}]}', "fallbacks[0].headers.content-length"],
+      ['{"fallbacks":[{"cluster":"c","timeout":0}]}', "fallbacks[0].timeout"],
+      ['{"fallbacks":[{"cluster":"c"},{"cluster":"c"}]}', "fallbacks[1].name"],
+      ['{"on_status":["7xx"]}', "on_status[0]"],
+      ['{"on_status":"5xx"}', "on_status"],
+      ['{"max_attempts":0}', "max_attempts"],
+      ['{"timeout":"fast"}', "timeout"],
+      ['{"circuit_breaker":{"half_open_probes":0}}', "circuit_breaker.half_open_probes"],
+      ['{"on_reset":"yes"}', "on_reset"],
+    ];
+    for (let i = 0; i < cases.length; i++) {
+      const err = new ConfigError();
+      expect(parse(cases[i][0], err)).toBeNull(cases[i][0]);
+      expect(err.field).toBe(cases[i][1], cases[i][0]);
+    }
+  });
+
+  it("authority from a Higress cluster name", () => {
+    expect(authorityFromCluster("outbound|443||dashscope.dns")).toBe("dashscope.dns");
+    expect(authorityFromCluster("vllm")).toBe("vllm");
+  });
+});
