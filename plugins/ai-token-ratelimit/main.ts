@@ -163,17 +163,16 @@ class RateLimitStream extends HttpContext implements AdmitDone {
   }
 
   /**
-   * Token windows reserve prompt + output; a reservation larger than a window's limit is cut to the
-   * limit (it is admitted only into an empty window) unless the prompt alone is larger, which never fits.
+   * Token windows reserve prompt + output. A reservation larger than a window's whole limit is cut to
+   * the limit: such a request is admitted only into an empty window (one at a time, as Higress would
+   * let it through), instead of never.
    */
   setCosts(cfg: RateLimitConfig, prompt: i64, output: i64): void {
     this.promptTokens = prompt;
     this.reservation = prompt + output;
     const c = this.charges;
     for (let i = 0; i < c.length; i++) {
-      if (!this.isToken[i]) continue;
-      const limit = c.limits[i];
-      c.costs[i] = this.reservation <= limit || prompt > limit ? this.reservation : limit;
+      if (this.isToken[i]) c.costs[i] = min<i64>(this.reservation, c.limits[i]);
     }
   }
 
@@ -255,8 +254,9 @@ class RateLimitStream extends HttpContext implements AdmitDone {
     if (msg.trim().startsWith("{")) {
       body = msg;
     } else {
-      const limitText = c.costs[w] > c.limits[w] && tokens
-        ? msg + ": the request needs about " + c.costs[w].toString() + " tokens, more than the limit of " + c.limits[w].toString()
+      const limitText = tokens && this.promptTokens > c.limits[w]
+        ? msg + ": the prompt alone is about " + this.promptTokens.toString() + " tokens, more than the limit of " +
+          c.limits[w].toString() + " (such a request is admitted only while nothing else counts in the window)"
         : msg;
       body = errorBody(limitText, tokens ? "tokens" : "requests", "rate_limit_exceeded");
     }

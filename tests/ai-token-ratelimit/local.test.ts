@@ -166,12 +166,16 @@ test("upstream errors charge nothing", async () => {
   host.close();
 });
 
-test("a request larger than the limit is refused with a message that says so", async () => {
-  const { host, upstream } = await setup({ rule_name: "r", global_threshold: { token_per_minute: 50 } });
+test("a request larger than the whole limit goes only into an empty window, and the refusal says why", async () => {
+  const { host, clock, upstream } = await setup({ rule_name: "r", global_threshold: { token_per_minute: 50 } },
+    { reply: () => ({ promptTokens: 5, completionTokens: 5 }) });
+  assert.equal((await post(host, chat("hi", { max_tokens: 5 }))).status, 200);     // 10 of 50 used
   const r = await post(host, chat("word ".repeat(200)));
   assert.equal(r.status, 429);
-  assert.match(r.json<any>().error.message, /more than the limit of 50/);
-  assert.equal(upstream.received.length, 0);
+  assert.match(r.json<any>().error.message, /prompt alone is about \d+ tokens, more than the limit of 50/);
+  assert.equal(upstream.received.length, 1);
+  clock!.advance(64_000);
+  assert.equal((await post(host, chat("word ".repeat(200)))).status, 200, "alone in its window it may go");
   host.close();
 });
 
