@@ -46,15 +46,6 @@ export function used(r: StaticArray<i64>): i64 {
   return sum;
 }
 
-/** Admits `cost` in bucket `k` if it fits under `limit`; returns the usage before this request. */
-export function tryAdmit(r: StaticArray<i64>, k: i64, cost: i64, limit: i64, admitted: StaticArray<bool>): i64 {
-  advance(r, k);
-  const u = used(r);
-  admitted[0] = u + cost <= limit;
-  if (admitted[0]) r[1] += cost;
-  return u;
-}
-
 /**
  * Adds `delta` (real minus reserved cost) to bucket `admittedBucket`. If that bucket no longer counts,
  * a refund is dropped and an extra charge lands in the current bucket.
