@@ -6,7 +6,7 @@ import { ConfigError, ConfigParser, stringList } from "../../shared/config";
 import { hexEncode, sha256, utf8 } from "../../shared/crypto";
 import { RedisClient, defaultRedisPort } from "../../shared/redis";
 import { IpRules, parseIpRules } from "./ip";
-import { asciiLower } from "./sign";
+import { asciiLower } from "./text";
 
 export const DEFAULT_DATE_OFFSET_S: i64 = 900;
 export const DEFAULT_NONCE_TTL_S: i64 = 900;

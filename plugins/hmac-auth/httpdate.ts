@@ -4,8 +4,15 @@
 /** What the parsers return for text that is not a time. */
 export const NO_TIME: i64 = i64.MIN_VALUE;
 
-const MONTHS = "janfebmaraprmayjunjulaugsepoctnovdec";
+const MONTHS: string[] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const DAY_NAMES: string[] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+/** Whether s[from, from + n) equals the first n characters of `lower`, ignoring ASCII case. */
+function sameWord(s: string, from: i32, n: i32, lower: string): bool {
+  if (n > lower.length) return false;
+  for (let i = 0; i < n; i++) if ((s.charCodeAt(from + i) | 0x20) != lower.charCodeAt(i)) return false;
+  return true;
+}
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 function daysFromCivil(y: i64, m: i64, d: i64): i64 {
@@ -47,27 +54,29 @@ class Cursor {
     }
     return n == 0 ? -1 : v;
   }
-  word(): string {
+  /** Skips a run of ASCII letters; returns where it started. */
+  word(): i32 {
     const start = this.pos;
     while (true) {
       const c = this.peek() | 0x20;
       if (c < 97 || c > 122) break;
       this.pos++;
     }
-    return this.s.substring(start, this.pos).toLowerCase();
+    return start;
   }
   month(): i32 {
-    const w = this.word();
-    if (w.length != 3) return -1;
-    const i = MONTHS.indexOf(w);
-    return i >= 0 && i % 3 == 0 ? i / 3 + 1 : -1;
+    const start = this.word();
+    if (this.pos - start != 3) return -1;
+    for (let i = 0; i < MONTHS.length; i++) if (sameWord(this.s, start, 3, unchecked(MONTHS[i]))) return i + 1;
+    return -1;
   }
   /** A day name, abbreviated ("Sun") or full ("Sunday"). */
   dayName(): bool {
-    const w = this.word();
+    const start = this.word();
+    const n = this.pos - start;
     for (let i = 0; i < DAY_NAMES.length; i++) {
       const d = unchecked(DAY_NAMES[i]);
-      if (w == d || w == d.substring(0, 3)) return true;
+      if ((n == 3 || n == d.length) && sameWord(this.s, start, n, d)) return true;
     }
     return false;
   }

@@ -7,7 +7,8 @@ import { JsonValue } from "../../shared/json";
 import { ConfigError, stringList } from "../../shared/config";
 import { CidrSet, IpAddr, parseIpPort } from "../../shared/net";
 import { getPropertyString } from "../../shared/proxy/hostcalls";
-import { HeaderView, asciiLower } from "./sign";
+import { HeaderView } from "./sign";
+import { asciiLower } from "./text";
 
 export class IpRules {
   /** "" reads the peer address (the `source.address` property). */

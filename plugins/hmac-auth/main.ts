@@ -17,7 +17,8 @@ import { HashAlg, base64Encode, constantTimeEqualString, hexEncode, md5, sha256 
 import { RespValue } from "../../shared/resp";
 import { RedisReply } from "../../shared/redis";
 import { Consumer, HmacConfig, HmacParser, MAX_NONCE_LENGTH } from "./config";
-import { HeaderView, asciiLower, errorMessage, headerPart, isSigned, pathAndParameters, signature, signatureAlg, signedHeaderNames } from "./sign";
+import { asciiLower } from "./text";
+import { HeaderView, errorMessage, headerPart, isSigned, pathAndParameters, signature, signatureAlg, signedHeaderNames } from "./sign";
 import { NO_TIME, parseHttpDate, parseTimestamp } from "./httpdate";
 import { Claim, claimLocalNonce, nonceFingerprint, prepareLocalNonces, redisClaimArgs, redisClaimResult } from "./nonce";
 import { queryParams, withoutParam } from "./params";

@@ -14,7 +14,7 @@ import { KvStatus, KvUpdate, kvGet, kvInit, kvUpdate } from "../../shared/kv";
 import { RespValue, RespType } from "../../shared/resp";
 
 const RING: i64 = 4;
-const SHARDS: u32 = 256;
+const SHARDS: u32 = 1024;
 
 /** FNV-1a 64 over the UTF-16 units of `key`, a newline and `nonce`. */
 export function nonceFingerprint(key: string, nonce: string): u64 {
@@ -74,7 +74,7 @@ export function prepareLocalNonces(): void { kvInit(); }
  */
 export function claimLocalNonce(fp: u64, anchorMs: i64, bucketMs: i64, lookback: i32): Claim {
   const bucket = floorDiv(anchorMs, bucketMs);
-  const shard = <u32>(fp >> 56) % SHARDS;
+  const shard = <u32>(fp >> 54) % SHARDS;
   for (let back = 1; back <= lookback; back++) {
     const old = kvGet(slotKey(bucketMs, bucket - back, shard));
     if (old != null && holds(old, bucket - back, fp)) return Claim.Replayed;

@@ -8,6 +8,7 @@
 import { Header } from "../../shared/proxy/hostcalls";
 import { HashAlg, hmac, base64Encode } from "../../shared/crypto";
 import { compareCodePoints, queryParams } from "./params";
+import { asciiLower, builder } from "./text";
 
 export const FIXED_HEADERS: string[] = [":method", "accept", "content-md5", "content-type", "date"];
 
@@ -27,19 +28,6 @@ export class HeaderView {
   has(name: string): bool { return this.get(name) != null; }
 }
 
-/** Lower-cases A-Z only (as absl::AsciiStrToLower); other characters stay. */
-export function asciiLower(s: string): string {
-  let i = 0;
-  while (i < s.length && (s.charCodeAt(i) < 65 || s.charCodeAt(i) > 90)) i++;
-  if (i == s.length) return s;
-  const units = new Array<i32>(s.length);
-  for (let j = 0; j < s.length; j++) {
-    const c = <i32>s.charCodeAt(j);
-    unchecked(units[j] = c >= 65 && c <= 90 ? c + 32 : c);
-  }
-  return String.fromCharCodes(units);
-}
-
 function isFixed(name: string): bool {
   for (let i = 0; i < FIXED_HEADERS.length; i++) if (unchecked(FIXED_HEADERS[i]) == name) return true;
   return false;
@@ -53,11 +41,13 @@ function isFixed(name: string): bool {
 export function signedHeaderNames(list: string): string[] {
   const out = new Array<string>();
   if (list.length == 0) return out;
-  const parts = list.split(",");
-  for (let i = 0; i < parts.length; i++) {
-    const n = asciiLower(unchecked(parts[i]));
-    if (n.length == 0 || n == "x-ca-signature" || n == "x-ca-signature-headers" || isFixed(n)) continue;
-    out.push(n);
+  let from = 0;
+  while (from <= list.length) {
+    let comma = list.indexOf(",", from);
+    if (comma < 0) comma = list.length;
+    const n = asciiLower(list.substring(from, comma));
+    if (n.length > 0 && n != "x-ca-signature" && n != "x-ca-signature-headers" && !isFixed(n)) out.push(n);
+    from = comma + 1;
   }
   out.sort(compareCodePoints);
   return out;
@@ -71,18 +61,19 @@ export function isSigned(names: string[], name: string): bool {
 
 /** Everything before the path: the five fixed lines, then `name:value\n` per signed header. */
 export function headerPart(h: HeaderView, signed: string[]): string {
-  let s = "";
-  for (let i = 0; i < FIXED_HEADERS.length; i++) s += h.value(unchecked(FIXED_HEADERS[i])) + "\n";
+  const b = builder.reset();
+  for (let i = 0; i < FIXED_HEADERS.length; i++) b.add(h.value(unchecked(FIXED_HEADERS[i]))).add("\n");
   for (let i = 0; i < signed.length; i++) {
     const n = unchecked(signed[i]);
-    s += n + ":" + h.value(n) + "\n";
+    b.add(n).add(":").add(h.value(n)).add("\n");
   }
-  return s;
+  return b.toString();
 }
 
 /** `path` (up to `?`, not decoded) then `?k=v&…` over the query and, if given, a form body. */
 export function pathAndParameters(path: string, form: Uint8Array | null): string {
   const q = path.indexOf("?");
+  if (q < 0 && form == null) return path;
   const params = queryParams(path);
   if (form != null) params.addEncoded(form);
   const bare = q >= 0 ? path.substring(0, q) : path;

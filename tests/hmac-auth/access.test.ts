@@ -195,6 +195,26 @@ describe("IP allow and deny lists", () => {
   });
 });
 
+describe("logs", () => {
+  it("never carry a secret, an API key or a signature, even at debug level", async () => {
+    const gw = await gateway({ consumers: KEYED, nonce: { redis: { service_name: "redis.static", password: "redis-pass-123" } } },
+      { host: { logLevel: "trace" } });
+    try {
+      const good = by(DIFY);
+      await gw.send({ path: "/x", headers: good });
+      await gw.send({ path: "/x", headers: { ...good, "x-ca-signature": "AAAA" + good["x-ca-signature"].slice(4) } });
+      await gw.send({ path: "/x", headers: { authorization: "Bearer sk-app-1" } });
+      await gw.send({ path: "/x", headers: { authorization: "Bearer sk-app-2-wrong" } });
+      await gw.send({ path: "/x", headers: sign({ method: "GET", path: "/x", key: OPS.key, secret: "guess" }).headers });
+      const text = gw.host.logs().map((e) => e.message).join("\n");
+      assert.ok(text.length > 0, "the plugin logged nothing to check");
+      for (const secret of [DIFY.secret, OPS.secret, "sk-app-1", "sk-app-2-wrong", "sk-both-key", "sk-both-secret", "redis-pass-123", good["x-ca-signature"]]) {
+        assert.ok(!text.includes(secret), `a log line contains ${secret}`);
+      }
+    } finally { gw.close(); }
+  });
+});
+
 describe("configuration errors refuse the plugin", () => {
   const bad: Array<[string, unknown]> = [
     ["consumers and credentials together", { consumers: CONSUMERS, credentials: [{ key: "k", secret: "s" }] }],

@@ -3,8 +3,9 @@
 // The whole plugin against an independent signer runs in tests/hmac-auth/*.test.ts.
 import { Params, compareCodePoints, formDecode, queryParams, utf8Lossy, withoutParam } from "../../plugins/hmac-auth/params";
 import {
-  HeaderView, asciiLower, errorMessage, headerPart, pathAndParameters, signature, signatureAlg, signedHeaderNames,
+  HeaderView, errorMessage, headerPart, pathAndParameters, signature, signatureAlg, signedHeaderNames,
 } from "../../plugins/hmac-auth/sign";
+import { asciiLower } from "../../plugins/hmac-auth/text";
 import { NO_TIME, parseHttpDate, parseTimestamp } from "../../plugins/hmac-auth/httpdate";
 import { Claim, claimLocalNonce, nonceFingerprint } from "../../plugins/hmac-auth/nonce";
 import { Header, SharedValue } from "../../shared/proxy/hostcalls";
