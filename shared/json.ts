@@ -303,12 +303,17 @@ export function jsonQuote(s: string): string {
   return w.finish();
 }
 
+/** Formats n as JSON.stringify does (shortest digits that read back as n, the closest such). */
 export function jsonNumber(n: f64): string {
   if (!isFinite(n)) return "null";
   if (n == 0) return "0"; // also -0, as JSON.stringify does
   if (n == Math.trunc(n) && Math.abs(n) < 9007199254740992.0) return (<i64>n).toString();
-  const s = n.toString(); // shortest round-trip digits, but "1e+21" style and "x.0" for integers
-  return s.endsWith(".0") ? s.substring(0, s.length - 2) : s;
+  // The runtime's Grisu2 digits read back as n and use JavaScript's layout, but with 16 or
+  // 17 digits they are often not the shortest or closest; up to 15 digits they are the only
+  // decimal of that length that reads back as n, so they are exact.
+  const s = n.toString();
+  if (significantDigits(s) <= 15) return s.endsWith(".0") ? s.substring(0, s.length - 2) : s;
+  return exactShortest(n);
 }
 
 // ===================================================================== parser
@@ -783,30 +788,32 @@ const MAX_DIGITS = 780;
 const BIG_LIMBS = 200; // 6400 bits, above the largest product built below
 
 class BigNat {
-  limbs: StaticArray<u32> = new StaticArray<u32>(BIG_LIMBS);
-  size: i32 = 0;
+  limbs: StaticArray<u32> = new StaticArray<u32>(BIG_LIMBS); // little-endian
+  size: i32 = 0;                                             // limbs in use, top one non-zero
+  // Raw limb access: at shrinkLevel 2 binaryen keeps even unchecked() element access as a call.
+  ptr: usize = changetype<usize>(this.limbs);
 
   setU64(v: u64): void {
-    unchecked(this.limbs[0] = <u32>v);
-    unchecked(this.limbs[1] = <u32>(v >> 32));
+    store<u64>(this.ptr, v);
     this.size = v >> 32 ? 2 : v ? 1 : 0;
   }
 
   copyFrom(o: BigNat): void {
-    memory.copy(changetype<usize>(this.limbs), changetype<usize>(o.limbs), <usize>o.size << 2);
+    memory.copy(this.ptr, o.ptr, <usize>o.size << 2);
     this.size = o.size;
   }
 
   /** this = this * m + a */
   mulAdd(m: u32, a: u32): void {
-    let carry = <u64>a;
+    const p = this.ptr;
     const n = this.size;
+    let carry = <u64>a;
     for (let i = 0; i < n; i++) {
-      const t = <u64>unchecked(this.limbs[i]) * m + carry;
-      unchecked(this.limbs[i] = <u32>t);
+      const t = <u64>load<u32>(p + (<usize>i << 2)) * m + carry;
+      store<u32>(p + (<usize>i << 2), <u32>t);
       carry = t >> 32;
     }
-    if (carry && n < BIG_LIMBS) { unchecked(this.limbs[n] = <u32>carry); this.size = n + 1; }
+    if (carry && n < BIG_LIMBS) { store<u32>(p + (<usize>n << 2), <u32>carry); this.size = n + 1; }
   }
 
   mulPow5(e: i32): void {
@@ -815,32 +822,68 @@ class BigNat {
   }
 
   shiftLeft(bits: i32): void {
-    if (this.size == 0) return;
+    let n = this.size;
+    if (n == 0) return;
+    const p = this.ptr;
     const words = bits >> 5;
     const rest = bits & 31;
-    let n = this.size;
-    if (n + words + 1 > BIG_LIMBS) return; // cannot happen for inputs bounded by MAX_DIGITS
+    if (n + words + 1 > BIG_LIMBS) return; // cannot happen for the values built here
     if (rest) {
-      unchecked(this.limbs[n] = 0);
+      store<u32>(p + (<usize>n << 2), 0);
       for (let i = n; i > 0; i--) {
-        unchecked(this.limbs[i] = (this.limbs[i] << rest) | (this.limbs[i - 1] >> (32 - rest)));
+        const hi = load<u32>(p + (<usize>i << 2));
+        const lo = load<u32>(p + (<usize>(i - 1) << 2));
+        store<u32>(p + (<usize>i << 2), (hi << rest) | (lo >> (32 - rest)));
       }
-      unchecked(this.limbs[0] = this.limbs[0] << rest);
-      if (unchecked(this.limbs[n])) n++;
+      store<u32>(p, load<u32>(p) << rest);
+      if (load<u32>(p + (<usize>n << 2))) n++;
     }
     if (words) {
-      for (let i = n - 1; i >= 0; i--) unchecked(this.limbs[i + words] = this.limbs[i]);
-      for (let i = 0; i < words; i++) unchecked(this.limbs[i] = 0);
+      memory.copy(p + (<usize>words << 2), p, <usize>n << 2);
+      memory.fill(p, 0, <usize>words << 2);
       n += words;
     }
     this.size = n;
   }
 
+  /** this = a + b (this must be neither). */
+  setSum(a: BigNat, b: BigNat): void {
+    const pa = a.ptr, pb = b.ptr, p = this.ptr;
+    const na = a.size, nb = b.size;
+    const n = max(na, nb);
+    let carry: u64 = 0;
+    for (let i = 0; i < n; i++) {
+      const t = <u64>(i < na ? load<u32>(pa + (<usize>i << 2)) : 0) + <u64>(i < nb ? load<u32>(pb + (<usize>i << 2)) : 0) + carry;
+      store<u32>(p + (<usize>i << 2), <u32>t);
+      carry = t >> 32;
+    }
+    let size = n;
+    if (carry && n < BIG_LIMBS) { store<u32>(p + (<usize>n << 2), <u32>carry); size++; }
+    this.size = size;
+  }
+
+  /** this -= o, for o <= this. */
+  subtract(o: BigNat): void {
+    const p = this.ptr, po = o.ptr;
+    const no = o.size;
+    let n = this.size;
+    let borrow: u64 = 0;
+    for (let i = 0; i < n; i++) {
+      const t = <u64>load<u32>(p + (<usize>i << 2)) - <u64>(i < no ? load<u32>(po + (<usize>i << 2)) : 0) - borrow;
+      store<u32>(p + (<usize>i << 2), <u32>t);
+      borrow = t >> 63; // wrapped below zero
+    }
+    while (n > 0 && load<u32>(p + (<usize>(n - 1) << 2)) == 0) n--;
+    this.size = n;
+  }
+
   static compare(a: BigNat, b: BigNat): i32 {
-    if (a.size != b.size) return a.size > b.size ? 1 : -1;
-    for (let i = a.size - 1; i >= 0; i--) {
-      const x = unchecked(a.limbs[i]);
-      const y = unchecked(b.limbs[i]);
+    const n = a.size;
+    if (n != b.size) return n > b.size ? 1 : -1;
+    const pa = a.ptr, pb = b.ptr;
+    for (let i = n - 1; i >= 0; i--) {
+      const x = load<u32>(pa + (<usize>i << 2));
+      const y = load<u32>(pb + (<usize>i << 2));
       if (x != y) return x > y ? 1 : -1;
     }
     return 0;
@@ -939,6 +982,183 @@ function compareWithUpperMidpoint(x: f64, digits: BigNat, exp10: i32, left: BigN
   const shift = exp10 - (k - 1);
   if (shift > 0) left.shiftLeft(shift); else right.shiftLeft(-shift);
   return BigNat.compare(left, right);
+}
+
+// ---- exact shortest formatting (Burger & Dybvig's free-format algorithm)
+
+// @ts-ignore: decorator
+@lazy const fmtR = new BigNat();   // remainder, scaled
+// @ts-ignore: decorator
+@lazy const fmtS = new BigNat();   // scale
+// @ts-ignore: decorator
+@lazy const fmtUp = new BigNat();  // distance to the upper rounding boundary
+// @ts-ignore: decorator
+@lazy const fmtDown = new BigNat(); // distance to the lower rounding boundary
+// @ts-ignore: decorator
+@lazy const fmtSum = new BigNat();
+// @ts-ignore: decorator
+@lazy const fmtDigits = new StaticArray<u8>(24);
+
+function significantDigits(s: string): i32 {
+  let count = 0;
+  let leading = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x65) break; // 'e'
+    if (c < 0x30 || c > 0x39) continue;
+    if (leading && c == 0x30) continue;
+    leading = false;
+    count++;
+  }
+  return count;
+}
+
+/** True if r + up reaches s: the upper boundary is at or past the next digit position. */
+function reachesUp(r: BigNat, up: BigNat, s: BigNat, inclusive: bool): bool {
+  fmtSum.setSum(r, up);
+  const c = BigNat.compare(fmtSum, s);
+  return inclusive ? c >= 0 : c > 0;
+}
+
+function exactShortest(x: f64): string {
+  const negative = x < 0;
+  if (negative) x = -x;
+  const bits = reinterpret<u64>(x);
+  const biased = <i32>(bits >> 52) & 0x7FF;
+  let f = bits & ((<u64>1 << 52) - 1);
+  let e = -1074;
+  if (biased) { f |= <u64>1 << 52; e = biased - 1075; }
+  // Boundaries that still read back as x are inclusive when the mantissa is even.
+  const even = (f & 1) == 0;
+  // At a power of two the gap below is half the gap above.
+  const narrowBelow = biased > 1 && f == <u64>1 << 52;
+  // x = r / s, upper boundary (r + up) / s, lower (r - down) / s; twos is a power of two
+  // of s still to apply (negative: of r, up and down instead).
+  const r = fmtR, s = fmtS, up = fmtUp, down = fmtDown;
+  const shift = narrowBelow ? 2 : 1;
+  r.setU64(f);
+  up.setU64(narrowBelow ? 2 : 1);
+  down.setU64(1);
+  s.setU64(1);
+  let twos = 0;
+  if (e >= 0) {
+    r.shiftLeft(e + shift);
+    up.shiftLeft(e);
+    down.shiftLeft(e);
+    s.shiftLeft(shift);
+  } else {
+    r.shiftLeft(shift);
+    twos = shift - e;
+  }
+  // k: the decimal exponent with 10^(k-1) <= upper boundary < 10^k, from an estimate.
+  let k = <i32>Math.ceil(Math.log10(x) - 1e-10);
+  if (k >= 0) {
+    s.mulPow5(k);
+  } else {
+    r.mulPow5(-k);
+    up.mulPow5(-k);
+    down.mulPow5(-k);
+  }
+  twos += k;
+  if (twos >= 0) {
+    s.shiftLeft(twos);
+  } else {
+    r.shiftLeft(-twos);
+    up.shiftLeft(-twos);
+    down.shiftLeft(-twos);
+  }
+  while (reachesUp(r, up, s, even)) { s.mulAdd(10, 0); k++; }
+  // Now r < s. Below 2^60 every step fits in 64 bits (the usual case); else big numbers.
+  let count = s.size <= 1 || (s.size == 2 && load<u32>(s.ptr + 4) < 1 << 28)
+    ? digitsSmall(load<u64>(r.ptr) & maskOf(r), load<u64>(s.ptr) & maskOf(s), load<u64>(up.ptr) & maskOf(up),
+      load<u64>(down.ptr) & maskOf(down), even)
+    : digitsBig(even);
+  // A last digit of 10 carries into the ones before it.
+  const digits = fmtDigits;
+  let i = count - 1;
+  while (i > 0 && unchecked(digits[i]) == 10) { unchecked(digits[i] = 0); i--; unchecked(digits[i] = digits[i] + 1); }
+  if (unchecked(digits[0]) == 10) { unchecked(digits[0] = 1); k++; }
+  while (count > 1 && unchecked(digits[count - 1]) == 0) count--;
+  return layoutNumber(negative, digits, count, k);
+}
+
+/** The low 64 bits of a BigNat of at most two limbs, as a mask for its raw u64 load. */
+// @ts-ignore: decorator
+@inline function maskOf(b: BigNat): u64 {
+  return b.size >= 2 ? u64.MAX_VALUE : b.size == 1 ? 0xFFFFFFFF : 0;
+}
+
+/** Last digit d, given whether the rest may be dropped (low) or rounded up (high). */
+// @ts-ignore: decorator
+@inline function lastDigit(d: i32, low: bool, high: bool, twiceRestVsScale: i32): i32 {
+  // Both: the closer of d and d + 1; a tie goes to the even one.
+  if (low && high) return twiceRestVsScale > 0 || (twiceRestVsScale == 0 && (d & 1)) ? d + 1 : d;
+  return high ? d + 1 : d;
+}
+
+/** Digit generation on u64 values (s < 2^60, so r * 10, up * 10 and down * 10 fit). */
+function digitsSmall(r: u64, s: u64, up: u64, down: u64, even: bool): i32 {
+  const digits = fmtDigits;
+  let count = 0;
+  while (true) {
+    r *= 10;
+    up *= 10;
+    down *= 10;
+    const d = <i32>(r / s);
+    r %= s;
+    const low = even ? r <= down : r < down;
+    const high = even ? r + up >= s : r + up > s;
+    if (!low && !high && count < 17) { unchecked(digits[count++] = <u8>d); continue; }
+    const twice = r << 1;
+    unchecked(digits[count++] = <u8>lastDigit(d, low, high, twice > s ? 1 : twice == s ? 0 : -1));
+    return count;
+  }
+}
+
+/** The same on big numbers, for magnitudes far from 1. */
+function digitsBig(even: bool): i32 {
+  const r = fmtR, s = fmtS, up = fmtUp, down = fmtDown;
+  const digits = fmtDigits;
+  let count = 0;
+  while (true) {
+    r.mulAdd(10, 0);
+    up.mulAdd(10, 0);
+    down.mulAdd(10, 0);
+    let d = 0;
+    while (BigNat.compare(r, s) >= 0) { r.subtract(s); d++; }
+    const c = BigNat.compare(r, down);
+    const low = even ? c <= 0 : c < 0;
+    const high = reachesUp(r, up, s, even);
+    if (!low && !high && count < 17) { unchecked(digits[count++] = <u8>d); continue; }
+    fmtSum.setSum(r, r);
+    unchecked(digits[count++] = <u8>lastDigit(d, low, high, BigNat.compare(fmtSum, s)));
+    return count;
+  }
+}
+
+/** JavaScript's Number#toString layout of 0.d1d2...dn * 10^k, written in one buffer. */
+function layoutNumber(negative: bool, digits: StaticArray<u8>, n: i32, k: i32): string {
+  const w = new Utf16Writer();
+  if (negative) w.char(0x2D);
+  if (0 < k && k <= 21) {                 // 1234.5, 12300
+    for (let i = 0; i < max(n, k); i++) {
+      if (i == k) w.char(0x2E);
+      w.char(i < n ? 0x30 + <u32>unchecked(digits[i]) : 0x30);
+    }
+  } else if (-6 < k && k <= 0) {          // 0.00123
+    w.ascii("0.");
+    for (let i = 0; i < -k; i++) w.char(0x30);
+    for (let i = 0; i < n; i++) w.char(0x30 + <u32>unchecked(digits[i]));
+  } else {                                // 1.23e-7, 1e+21
+    for (let i = 0; i < n; i++) {
+      if (i == 1) w.char(0x2E);
+      w.char(0x30 + <u32>unchecked(digits[i]));
+    }
+    const exp = k - 1;
+    w.ascii(exp >= 0 ? "e+" : "e-");
+    w.ascii(abs(exp).toString());
+  }
+  return w.finish();
 }
 
 // ===================================================================== writer

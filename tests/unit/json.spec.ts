@@ -253,6 +253,17 @@ describe("numbers", () => {
     expect(JsonValue.newNumber(NaN).toString()).toBe("null");
   });
 
+  it("writes full-precision values with JSON.stringify's shortest, closest digits", () => {
+    // Expected texts from Node's JSON.stringify; parse each, write it back.
+    const texts = [
+      "0.30000000000000004", "1e+23", "-0.0069516398065031515", "0.10000000149011612", "5e-324",
+      "8.98846567431158e+307", "2.2250738585072014e-308", "1.2e-7", "-4.5312066396923354e-7",
+      "123456789.12345679", "0.7999999999999999", "0.3333333333333333", "5e-7", "0.000001",
+      "123000000000000000000", "1.5e+300", "1.7976931348623157e+308",
+    ];
+    for (let i = 0; i < texts.length; i++) expect(jsonNumber(numberOf(texts[i]))).toBe(texts[i]);
+  });
+
   it("writes numbers that parse back to the same f64", () => {
     const xs: f64[] = [0.30000000000000004, 1e23, 2.2250738585072014e-308, 5e-324, 1.7976931348623157e308, -123.456e-7, 0.7];
     for (let i = 0; i < xs.length; i++) expect(numberOf(jsonNumber(xs[i]))).toBe(xs[i]);
