@@ -2,6 +2,8 @@
 // consumers, IP allow and deny lists, the X-Mse-Consumer header and hide_credentials.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { Host } from "../../host/index.ts";
 import { sign } from "./signer.ts";
 import { CONSUMERS, WASM, assertDenied, buildPlugin, gateway } from "./harness.ts";
@@ -237,4 +239,29 @@ describe("configuration errors refuse the plugin", () => {
       } finally { host.close(); }
     });
   }
+});
+
+describe("shipped examples", () => {
+  it("wasmplugin.yaml and the spec.yaml examples configure the plugin and work as described", async () => {
+    const wp = parseYaml(readFileSync("plugins/hmac-auth/wasmplugin.yaml", "utf8"));
+    const spec = parseYaml(readFileSync("plugins/hmac-auth/spec.yaml", "utf8"));
+    // What Higress's controller hands the plugin: defaultConfig plus _rules_ from matchRules.
+    const rules = wp.spec.matchRules.map((m: { ingress: string[]; config: object }) => ({ _match_route_: m.ingress, ...m.config }));
+    const config = { ...wp.spec.defaultConfig, nonce: { enabled: true }, _rules_: rules };   // local store: no Redis here
+    const gw = await gateway(config, { routes: ["default/ai-chat", "other"] });
+    try {
+      assert.equal(wp.spec.phase, spec.spec.phase);
+      assert.equal(wp.spec.priority, spec.spec.priority);
+      assertDenied(await gw.send({ path: "/default/ai-chat/v1/chat/completions", headers: { authorization: "Bearer sk-batch-71d0" } }), 403, "Unauthorized Consumer");
+      const s = sign({ method: "POST", path: "/default/ai-chat/v1/chat/completions", key: "dify-ak", secret: "dify-secret-9f2c" });
+      assert.equal((await gw.send({ method: "POST", path: "/default/ai-chat/v1/chat/completions", headers: s.headers, body: "{}" })).status, 200);
+      assert.equal(gw.lastHeaders()["x-ca-signature"], undefined, "hide_credentials");
+      assert.equal((await gw.send({ path: "/other/x", headers: { authorization: "Bearer sk-batch-71d0" } })).status, 200);
+      assertDenied(await gw.send({ path: "/other/x" }), 401, "Invalid Key");
+    } finally { gw.close(); }
+    for (const example of [spec.spec.configSchema.openAPIV3Schema.example, { ...spec.spec.configSchema.openAPIV3Schema.example, ...spec.spec.routeConfigSchema.openAPIV3Schema.example }]) {
+      const g = await gateway(example);
+      g.close();
+    }
+  });
 });
