@@ -245,6 +245,16 @@ describe("keys, signatures and bodies", () => {
     assertDenied(await gw.send({ method: "POST", path: "/v1/x", headers, body: "{}" }), 400, "Invalid Signature");
   });
 
+  it("a form body followed by trailers", async () => {
+    const body = "a=1&b=2";
+    const s = signed({ method: "POST", path: "/form", headers: { "content-type": FORM }, body });
+    const r = await gw.send({ method: "POST", path: "/form", headers: s.headers, body, trailers: { "x-checksum": "1" } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(gw.received.at(-1)!.body.toString(), body);
+    const s2 = signed({ method: "POST", path: "/form", headers: { "content-type": FORM }, body });
+    assertDenied(await gw.send({ method: "POST", path: "/form", headers: s2.headers, body: "a=1&b=3", trailers: { "x-checksum": "1" } }), 400, "Invalid Signature");
+  });
+
   it("a form body split across many chunks", async () => {
     const body = "b=2&a=1&" + Array.from({ length: 40 }, (_, i) => `k${i}=v%20${i}`).join("&");
     const s = signed({ method: "POST", path: "/form?q=1", headers: { "content-type": FORM }, body });
