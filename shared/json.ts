@@ -309,10 +309,13 @@ export function jsonNumber(n: f64): string {
   if (n == 0) return "0"; // also -0, as JSON.stringify does
   if (n == Math.trunc(n) && Math.abs(n) < 9007199254740992.0) return (<i64>n).toString();
   // The runtime's Grisu2 digits read back as n and use JavaScript's layout, but with 16 or
-  // 17 digits they are often not the shortest or closest; up to 15 digits they are the only
-  // decimal of that length that reads back as n, so they are exact.
+  // 17 digits they are often not the shortest or closest. For a normal number (53-bit
+  // precision) a decimal of up to 15 digits that reads back as n is the only one of its
+  // length, so those are exact; subnormals are too imprecise for that.
   const s = n.toString();
-  if (significantDigits(s) <= 15) return s.endsWith(".0") ? s.substring(0, s.length - 2) : s;
+  if (Math.abs(n) >= 2.2250738585072014e-308 && significantDigits(s) <= 15) {
+    return s.endsWith(".0") ? s.substring(0, s.length - 2) : s;
+  }
   return exactShortest(n);
 }
 
@@ -1068,11 +1071,8 @@ function exactShortest(x: f64): string {
     down.shiftLeft(-twos);
   }
   while (reachesUp(r, up, s, even)) { s.mulAdd(10, 0); k++; }
-  // Now r < s. Below 2^60 every step fits in 64 bits (the usual case); else big numbers.
-  let count = s.size <= 1 || (s.size == 2 && load<u32>(s.ptr + 4) < 1 << 28)
-    ? digitsSmall(load<u64>(r.ptr) & maskOf(r), load<u64>(s.ptr) & maskOf(s), load<u64>(up.ptr) & maskOf(up),
-      load<u64>(down.ptr) & maskOf(down), even)
-    : digitsBig(even);
+  // Now r < s. Below 2^124 every step fits in 128 bits (all but extreme magnitudes).
+  let count = s.size < 4 || (s.size == 4 && load<u32>(s.ptr + 12) < 1 << 28) ? digits128(even) : digitsBig(even);
   // A last digit of 10 carries into the ones before it.
   const digits = fmtDigits;
   let i = count - 1;
@@ -1080,12 +1080,6 @@ function exactShortest(x: f64): string {
   if (unchecked(digits[0]) == 10) { unchecked(digits[0] = 1); k++; }
   while (count > 1 && unchecked(digits[count - 1]) == 0) count--;
   return layoutNumber(negative, digits, count, k);
-}
-
-/** The low 64 bits of a BigNat of at most two limbs, as a mask for its raw u64 load. */
-// @ts-ignore: decorator
-@inline function maskOf(b: BigNat): u64 {
-  return b.size >= 2 ? u64.MAX_VALUE : b.size == 1 ? 0xFFFFFFFF : 0;
 }
 
 /** Last digit d, given whether the rest may be dropped (low) or rounded up (high). */
@@ -1096,21 +1090,74 @@ function exactShortest(x: f64): string {
   return high ? d + 1 : d;
 }
 
-/** Digit generation on u64 values (s < 2^60, so r * 10, up * 10 and down * 10 fit). */
-function digitsSmall(r: u64, s: u64, up: u64, down: u64, even: bool): i32 {
+// 128-bit values for the usual digit loop, two u64 words each (low first), with helpers
+// that the compiler inlines itself (binaryen would not at shrinkLevel 2).
+const W_R: usize = memory.data(16);
+const W_S: usize = memory.data(16);
+const W_UP: usize = memory.data(16);
+const W_DOWN: usize = memory.data(16);
+const W_SUM: usize = memory.data(16);
+
+// @ts-ignore: decorator
+@inline function wideFrom(w: usize, b: BigNat): void { // b has at most 4 limbs
+  store<u64>(w, 0);
+  store<u64>(w + 8, 0);
+  memory.copy(w, b.ptr, <usize>b.size << 2);
+}
+
+// @ts-ignore: decorator
+@inline function wideTimes10(w: usize): void {
+  const lo = load<u64>(w);
+  const lo2 = lo << 1;
+  const sum = lo2 + (lo << 3);
+  store<u64>(w + 8, load<u64>(w + 8) * 10 + (lo >> 63) + (lo >> 61) + <u64>(sum < lo2));
+  store<u64>(w, sum);
+}
+
+// @ts-ignore: decorator
+@inline function wideCompare(a: usize, b: usize): i32 {
+  const ah = load<u64>(a + 8), bh = load<u64>(b + 8);
+  if (ah != bh) return ah > bh ? 1 : -1;
+  const al = load<u64>(a), bl = load<u64>(b);
+  return al == bl ? 0 : al > bl ? 1 : -1;
+}
+
+// @ts-ignore: decorator
+@inline function wideSubtract(a: usize, b: usize): void { // a -= b, b <= a
+  const al = load<u64>(a), bl = load<u64>(b);
+  store<u64>(a + 8, load<u64>(a + 8) - load<u64>(b + 8) - <u64>(al < bl));
+  store<u64>(a, al - bl);
+}
+
+// @ts-ignore: decorator
+@inline function wideSum(dst: usize, a: usize, b: usize): void {
+  const sum = load<u64>(a) + load<u64>(b);
+  store<u64>(dst + 8, load<u64>(a + 8) + load<u64>(b + 8) + <u64>(sum < load<u64>(a)));
+  store<u64>(dst, sum);
+}
+
+/** Digit generation on 128-bit values (s < 2^124, so ten times r, up, down or s fits). */
+function digits128(even: bool): i32 {
+  wideFrom(W_R, fmtR);
+  wideFrom(W_S, fmtS);
+  wideFrom(W_UP, fmtUp);
+  wideFrom(W_DOWN, fmtDown);
   const digits = fmtDigits;
   let count = 0;
   while (true) {
-    r *= 10;
-    up *= 10;
-    down *= 10;
-    const d = <i32>(r / s);
-    r %= s;
-    const low = even ? r <= down : r < down;
-    const high = even ? r + up >= s : r + up > s;
+    wideTimes10(W_R);
+    wideTimes10(W_UP);
+    wideTimes10(W_DOWN);
+    let d = 0;
+    while (wideCompare(W_R, W_S) >= 0) { wideSubtract(W_R, W_S); d++; }
+    const c = wideCompare(W_R, W_DOWN);
+    const low = even ? c <= 0 : c < 0;
+    wideSum(W_SUM, W_R, W_UP);
+    const h = wideCompare(W_SUM, W_S);
+    const high = even ? h >= 0 : h > 0;
     if (!low && !high && count < 17) { unchecked(digits[count++] = <u8>d); continue; }
-    const twice = r << 1;
-    unchecked(digits[count++] = <u8>lastDigit(d, low, high, twice > s ? 1 : twice == s ? 0 : -1));
+    wideSum(W_SUM, W_R, W_R);
+    unchecked(digits[count++] = <u8>lastDigit(d, low, high, wideCompare(W_SUM, W_S)));
     return count;
   }
 }
@@ -1136,29 +1183,35 @@ function digitsBig(even: bool): i32 {
   }
 }
 
-/** JavaScript's Number#toString layout of 0.d1d2...dn * 10^k, written in one buffer. */
+// The longest layout: "-0.000000" and 17 digits, or "-" 17 digits "." "e-324".
+const LAYOUT: usize = memory.data(64);
+
+/** JavaScript's Number#toString layout of 0.d1d2...dn * 10^k. */
 function layoutNumber(negative: bool, digits: StaticArray<u8>, n: i32, k: i32): string {
-  const w = new Utf16Writer();
-  if (negative) w.char(0x2D);
+  let o = LAYOUT;
+  if (negative) { store<u16>(o, 0x2D); o += 2; }
   if (0 < k && k <= 21) {                 // 1234.5, 12300
     for (let i = 0; i < max(n, k); i++) {
-      if (i == k) w.char(0x2E);
-      w.char(i < n ? 0x30 + <u32>unchecked(digits[i]) : 0x30);
+      if (i == k) { store<u16>(o, 0x2E); o += 2; }
+      store<u16>(o, i < n ? 0x30 + <u16>unchecked(digits[i]) : 0x30); o += 2;
     }
   } else if (-6 < k && k <= 0) {          // 0.00123
-    w.ascii("0.");
-    for (let i = 0; i < -k; i++) w.char(0x30);
-    for (let i = 0; i < n; i++) w.char(0x30 + <u32>unchecked(digits[i]));
+    store<u32>(o, 0x2E0030); o += 4;      // "0."
+    for (let i = 0; i < -k; i++) { store<u16>(o, 0x30); o += 2; }
+    for (let i = 0; i < n; i++) { store<u16>(o, 0x30 + <u16>unchecked(digits[i])); o += 2; }
   } else {                                // 1.23e-7, 1e+21
     for (let i = 0; i < n; i++) {
-      if (i == 1) w.char(0x2E);
-      w.char(0x30 + <u32>unchecked(digits[i]));
+      if (i == 1) { store<u16>(o, 0x2E); o += 2; }
+      store<u16>(o, 0x30 + <u16>unchecked(digits[i])); o += 2;
     }
-    const exp = k - 1;
-    w.ascii(exp >= 0 ? "e+" : "e-");
-    w.ascii(abs(exp).toString());
+    let exp = k - 1;
+    store<u32>(o, exp >= 0 ? 0x2B0065 : 0x2D0065); o += 4; // "e+" or "e-"
+    exp = abs(exp);
+    if (exp >= 100) { store<u16>(o, 0x30 + <u16>(exp / 100)); o += 2; }
+    if (exp >= 10) { store<u16>(o, 0x30 + <u16>(exp / 10 % 10)); o += 2; }
+    store<u16>(o, 0x30 + <u16>(exp % 10)); o += 2;
   }
-  return w.finish();
+  return String.UTF16.decodeUnsafe(LAYOUT, o - LAYOUT);
 }
 
 // ===================================================================== writer
