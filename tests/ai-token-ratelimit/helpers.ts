@@ -77,11 +77,11 @@ export interface Setup {
 
 /** A host with the plugin on route "chat" → cluster "llm" (and the redis cluster when a port is given). */
 export async function setup(config: object, opts: { vms?: number; manualClock?: boolean; redisPort?: number;
-  reply?: (req: UpstreamRequest, body: any) => Reply } = {}): Promise<Setup> {
+  reply?: (req: UpstreamRequest, body: any) => Reply; handler?: (req: UpstreamRequest) => UpstreamResponse } = {}): Promise<Setup> {
   buildPlugin();
   const clock = opts.manualClock === false ? null : new ManualClock();
   const upstream = openAiUpstream(opts.reply);
-  const clusters: Record<string, any> = { llm: { handler: upstream.handler } };
+  const clusters: Record<string, any> = { llm: { handler: opts.handler ?? upstream.handler } };
   if (opts.redisPort) for (const c of REDIS_CLUSTERS) clusters[c] = { endpoints: [`127.0.0.1:${opts.redisPort}`] };
   const host = new Host({ clock: clock ?? undefined, clusters, logLevel: "info", printLogs: process.env.RL_LOG ? "debug" : false });
   await host.addPlugin({ name: "ai-token-ratelimit", wasm: WASM, config, vms: opts.vms ?? 1, priority: 600 });

@@ -186,3 +186,25 @@ test("metrics count admitted and rejected requests by rule", async () => {
   assert.equal(host.metric("ai_token_ratelimit.m.rejected_requests"), 1);
   host.close();
 });
+
+test("usage of other formats is read too: Dify app streams and Anthropic streams", async () => {
+  const dify = [
+    `data: {"event":"message","answer":"Hi"}\n\n`,
+    `data: {"event":"message_end","metadata":{"usage":{"prompt_tokens":300,"completion_tokens":250,"total_tokens":550}}}\n\n`,
+  ];
+  const anthropic = [
+    `event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":400,"output_tokens":1}}}\n\n`,
+    `event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"type":"text_delta","text":"Hi"}}\n\n`,
+    `event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":150}}\n\n`,
+  ];
+  for (const [events, path, expected] of [[dify, "/v1/chat-messages", 550], [anthropic, "/v1/messages", 550]] as const) {
+    const { host } = await setup({ rule_name: "fmt", global_threshold: { token_per_minute: 100000 } }, {
+      handler: () => ({ status: 200, headers: { "content-type": "text/event-stream" }, body: events as unknown as string[] }),
+    });
+    const r = await post(host, { query: "hello", inputs: {}, response_mode: "streaming", stream: true, user: "u" }, { path });
+    assert.equal(r.status, 200);
+    assert.equal(r.text, (events as readonly string[]).join(""), "passed through unchanged");
+    assert.equal(host.metric("ai_token_ratelimit.fmt.charged_tokens"), expected);
+    host.close();
+  }
+});
