@@ -32,7 +32,9 @@ const sharedTime = Math.max(newest("shared"), newest("asconfig.json"));
 let failed = 0;
 for (const e of entries) {
   const out = join(outDir, `${e.name}.wasm`);
-  if (existsSync(out) && statSync(out).mtimeMs > Math.max(sharedTime, newest(e.dir))) continue;
+  // Test modules may import each other, so any change under tests/plugins rebuilds them all.
+  const inputs = Math.max(sharedTime, newest(e.dir.startsWith("tests") ? "tests/plugins" : e.dir));
+  if (existsSync(out) && statSync(out).mtimeMs > inputs) continue;
   try {
     execFileSync("npx", ["asc", e.main, "--config", "asconfig.json", "--target", target, "-o", out], { stdio: "inherit" });
     console.log(`built ${out} (${statSync(out).size} bytes)`);

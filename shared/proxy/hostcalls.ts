@@ -137,7 +137,8 @@ export function removeHeader(map: MapType, name: string): WasmResult {
   const k = utf8(name);
   return <WasmResult>proxy_remove_header_map_value(map, ptrOf(k), k.byteLength);
 }
-export function headerCount(map: MapType): i32 {
+/** The map's size in bytes, as Envoy's proxy_get_header_map_size answers (not a header count). */
+export function headerMapByteSize(map: MapType): i32 {
   store<u32>(OUT_EXTRA, 0);
   if (proxy_get_header_map_size(map, OUT_EXTRA) != WasmResult.Ok) return 0;
   return <i32>load<u32>(OUT_EXTRA);

@@ -10,7 +10,7 @@
 export * from "../../../shared/proxy/exports";
 import { DataAction, HeaderAction, BufferType, MapType, proxy_set_effective_context } from "../../../shared/proxy/abi";
 import {
-  getBuffer, logInfo, fromUtf8, setTickPeriod, continueRequest, continueResponse, headerCount, requestHeader,
+  getBuffer, logInfo, fromUtf8, setTickPeriod, continueRequest, continueResponse, headerMapByteSize, requestHeader,
 } from "../../../shared/proxy/hostcalls";
 import { RootContext, HttpContext, registerRootContext } from "../../../shared/proxy/context";
 
@@ -88,9 +88,9 @@ class TraceStream extends HttpContext {
   onRequestBody(size: u32, eos: bool): DataAction {
     if (this.r.trapOnBody) unreachable();
     logInfo(this.r.name + " req_body size=" + size.toString() + " eos=" + (eos ? "1" : "0") + " body=" + bodyText(BufferType.RequestBody, size)
-      // proxy_get_header_map_size answers the map's byte size in Envoy (headerCount's name notwithstanding):
+      // proxy_get_header_map_size answers the map's byte size in Envoy:
       // here only whether the request headers are still reachable matters.
-      + " headers=" + (headerCount(MapType.RequestHeaders) > 0 ? "reachable" : "gone"));
+      + " headers=" + (headerMapByteSize(MapType.RequestHeaders) > 0 ? "reachable" : "gone"));
     const a = eos ? 0 : this.r.reqBody;
     this.pause(a);
     return <DataAction>a;
