@@ -10,7 +10,8 @@
 //   the above plus the host's per-plugin stream bookkeeping and body buffering), for context.
 // - node: the same checks in TypeScript on already-parsed headers and body: key lookup, date window,
 //   string to sign, HMAC-SHA256, constant-time compare, Content-MD5, nonce set (or, for an API key,
-//   a SHA-256 digest lookup).
+//   a SHA-256 digest lookup), run right after each request went through the host, as the plugin
+//   runs (caches as cold as the plugin's). "node hot" runs it alone in a tight loop: its best case.
 // Cases: a Dify-style signed POST with Content-MD5 over a 1 KB and a 100 KB JSON body, and an
 // API-key POST with a 1 KB body. Every request carries a fresh nonce (replays are refused).
 // Times are medians per request, so requests preempted on a busy machine do not count.
@@ -146,6 +147,20 @@ async function measure(host: Host, make: () => Req[]): Promise<Timing> {
   return { plugin: median(plugin), hostCalls: median(hostCalls), node: median(node), cpu: median(cpu) };
 }
 
+/** The verifier alone in a tight loop (everything hot in cache): CPU µs per request, best round. */
+function nodeHotUs(make: () => Req[]): number {
+  let best = Infinity;
+  for (let round = 0; round <= ROUNDS; round++) {
+    const reqs = make();
+    const nonces = new Set<string>();
+    const now = Date.now();
+    const c0 = process.cpuUsage();
+    for (const r of reqs) if (verifyNode(r, nonces, now) === null) throw new Error("the TypeScript verifier refused a valid request");
+    if (round > 0) best = Math.min(best, cpuUs(c0) / reqs.length);
+  }
+  return best;
+}
+
 export async function benchHmacAuth(): Promise<void> {
   execFileSync("node", ["scripts/build.mjs", "hmac-auth"], { stdio: "pipe" });
   const host = new Host({ clusters: { up: { handler: () => ({ status: 200, headers: { "content-type": "text/plain" }, body: "ok" }) } } });
@@ -166,21 +181,23 @@ export async function benchHmacAuth(): Promise<void> {
   for (const c of cases) {
     const plain = await measure(host, c.make("/plain"));
     const auth = await measure(host, c.make("/auth"));
-    rows.push({ name: c.name, ours: auth.plugin, hostCalls: auth.hostCalls, gateway: auth.cpu - plain.cpu, node: auth.node, plain: plain.cpu });
+    const hot = nodeHotUs(c.make("/auth"));
+    rows.push({ name: c.name, ours: auth.plugin, hostCalls: auth.hostCalls, gateway: auth.cpu - plain.cpu, node: auth.node, hot, plain: plain.cpu });
   }
   host.close();
 
   const f = (x: number, d = 1, w = 12) => x.toFixed(d).padStart(w);
-  console.log(`${"case".padEnd(18)}${"ours µs".padStart(10)}${"node µs".padStart(10)}${"ours/node".padStart(11)}${"host calls".padStart(12)}${"gateway µs".padStart(12)}${"no-plugin".padStart(11)}`);
+  console.log(`${"case".padEnd(18)}${"ours µs".padStart(10)}${"node µs".padStart(10)}${"ours/node".padStart(11)}${"node hot".padStart(10)}${"host calls".padStart(12)}${"gateway µs".padStart(12)}${"no-plugin".padStart(11)}`);
   for (const r of rows) {
-    console.log(`${r.name.padEnd(18)}${f(r.ours, 1, 10)}${f(r.node, 1, 10)}${f(r.ours / r.node, 2, 11)}${f(r.hostCalls)}${f(r.gateway)}${f(r.plain, 1, 11)}`);
+    console.log(`${r.name.padEnd(18)}${f(r.ours, 1, 10)}${f(r.node, 1, 10)}${f(r.ours / r.node, 2, 11)}${f(r.hot, 1, 10)}${f(r.hostCalls)}${f(r.gateway)}${f(r.plain, 1, 11)}`);
   }
-  console.log("(ours = hmac-auth's own code per request; node = the same checks in TypeScript with node:crypto;\n" +
+  console.log("(ours = hmac-auth's own code per request; node = the same checks in TypeScript with node:crypto, run\n" +
+    " right after each request like the plugin; node hot = the verifier alone in a tight loop, CPU time;\n" +
     " host calls = the TypeScript host serving the plugin's host calls; gateway = CPU with hmac-auth − without;\n" +
     ` no-plugin = CPU of the request without plugins; medians over ${ROUNDS} rounds of sequential requests, in-process upstream)`);
   for (const r of rows) {
     console.log(`BENCH hmac-auth case=${r.name} ours_us=${r.ours.toFixed(1)} node_us=${r.node.toFixed(1)} ratio=${(r.ours / r.node).toFixed(2)} ` +
-      `host_calls_us=${r.hostCalls.toFixed(1)} gateway_us=${r.gateway.toFixed(1)}`);
+      `node_hot_us=${r.hot.toFixed(1)} host_calls_us=${r.hostCalls.toFixed(1)} gateway_us=${r.gateway.toFixed(1)}`);
   }
 }
 
