@@ -36,6 +36,8 @@ function hostLogLevel(): i32 {
 }
 // Non-streaming response bodies are copied (not held back) to read their usage, up to this size.
 const MAX_COPIED_BODY: i32 = 8 << 20;
+// Smallest extra charge for a stream that outgrows its reservation.
+const TOP_UP_MIN: i64 = 64;
 
 class RateLimitRoot extends PluginRoot<RateLimitConfig> {
   parser(): ConfigParser<RateLimitConfig> { return new RateLimitParser(); }
@@ -71,6 +73,8 @@ class RateLimitStream extends HttpContext implements AdmitDone {
   cfg: RateLimitConfig | null = null;
   phase: Phase = Phase.Idle;
   charges: Charges = new Charges();
+  /** What each window holds for this request now: the reservation, plus top-ups while a stream runs long. */
+  held: i64[] = [];
   /** Which entries of `charges` are token windows. */
   isToken: bool[] = [];
   hasTokenWindow: bool = false;
@@ -216,6 +220,7 @@ class RateLimitStream extends HttpContext implements AdmitDone {
       return false;
     }
     if (c.admitted) {
+      this.held = c.costs.slice(0);
       if (debugLogs) {
         const id = requestHeader("x-request-id");
         logDebug("admitted id=" + (id == null ? "-" : id) + " at=" + c.atMs.toString() + " reserved=" + this.reservation.toString());
@@ -315,6 +320,7 @@ class RateLimitStream extends HttpContext implements AdmitDone {
     if (sse != null) {
       const out = sse.push(data, endOfStream);
       if (this.injectedUsage) setBuffer(BufferType.ResponseBody, out);
+      if (!endOfStream) this.topUp(sse);
     } else if (this.copiedBytes + data.byteLength <= MAX_COPIED_BODY) {
       this.copied.push(data);
       this.copiedBytes += data.byteLength;
@@ -327,6 +333,29 @@ class RateLimitStream extends HttpContext implements AdmitDone {
     if (this.phase == Phase.Admitted) this.finish(false);
   }
 
+  /**
+   * A stream that outgrows its reservation (no max_tokens, a long answer) is charged as it goes, in
+   * steps, so requests admitted meanwhile see it: the window is overshot by at most one step per stream.
+   */
+  topUp(sse: SseUsageFilter): void {
+    const cfg = this.cfg;
+    if (cfg == null || this.unaccounted) return;
+    const sofar = this.promptTokens + <i64>sse.tracker.outputText();
+    const step = max<i64>(TOP_UP_MIN, this.reservation / 4);
+    const c = this.charges;
+    let deltas: i64[] | null = null;
+    for (let i = 0; i < c.length; i++) {
+      if (!this.isToken[i] || sofar - this.held[i] < step) continue;
+      if (deltas == null) deltas = new Array<i64>(c.length);
+      deltas[i] = sofar - this.held[i];
+      this.held[i] = sofar;
+    }
+    if (deltas == null) return;
+    const redis = cfg.redis;
+    if (redis == null) reconcileLocal(c, deltas);
+    else reconcileRedis(redis, c, deltas);
+  }
+
   /** Replaces the reservation by the real usage (or the best estimate of it). */
   finish(complete: bool): void {
     const cfg = this.cfg;
@@ -336,7 +365,7 @@ class RateLimitStream extends HttpContext implements AdmitDone {
     incrementMetric(cfg.mTokens, actual);
     const c = this.charges;
     const deltas = new Array<i64>(c.length);
-    for (let i = 0; i < c.length; i++) deltas[i] = this.isToken[i] ? actual - c.costs[i] : 0;
+    for (let i = 0; i < c.length; i++) deltas[i] = this.isToken[i] ? actual - this.held[i] : 0;
     const redis = cfg.redis;
     if (redis == null) reconcileLocal(c, deltas);
     else reconcileRedis(redis, c, deltas);

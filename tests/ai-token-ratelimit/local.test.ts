@@ -208,3 +208,20 @@ test("usage of other formats is read too: Dify app streams and Anthropic streams
     host.close();
   }
 });
+
+test("a stream that outgrows its reservation is charged while it runs", async () => {
+  const pieces = Array.from({ length: 120 }, (_, i) => `token${i} `);
+  const { host } = await setup({ rule_name: "grow", global_threshold: { token_per_minute: 600 }, expected_output_tokens: 10 },
+    { manualClock: false, reply: (_req, body) => body?.stream ? { noUsage: true, pieces, delayMs: 3 } : { promptTokens: 10, completionTokens: 10 } });
+  const s = host.stream({ method: "POST", path: "/v1/chat/completions", authority: "gw", headers: { "content-type": "application/json" } });
+  let got = 0;
+  let second: Promise<number> | null = null;
+  s.listen({ data: () => { if (++got === 100) second = post(host, chat("x", { max_tokens: 480 })).then((r) => r.status); } });
+  s.sendHeaders(false);
+  s.sendData(Buffer.from(JSON.stringify(chat("long answer please", { stream: true }))), true);
+  await s.response;
+  // ~100 pieces (about 230 tokens, charged in steps of 64) were held when the second request came:
+  // at least ~170 + ~490 > 600. Had only the 20-token reservation been held, it would have fitted.
+  assert.equal(await second, 429);
+  host.close();
+});
