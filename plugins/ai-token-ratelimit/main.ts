@@ -36,6 +36,7 @@ function hostLogLevel(): i32 {
 }
 // Non-streaming response bodies are copied (not held back) to read their usage, up to this size.
 const MAX_COPIED_BODY: i32 = 8 << 20;
+const MAX_OUTPUT: i64 = 1 << 40;
 // Smallest extra charge for a stream that outgrows its reservation.
 const TOP_UP_MIN: i64 = 64;
 
@@ -462,6 +463,7 @@ function requestedOutput(json: JsonValue): i64 {
     if (p != null) m = p.getInt("max_tokens", -1);
   }
   if (m < 0) return -1;
+  m = min<i64>(m, MAX_OUTPUT);                                          // absurd values cannot overflow the sums
   const n = json.getInt("n", 1);
   return n > 1 && n <= 128 ? m * n : m;
 }

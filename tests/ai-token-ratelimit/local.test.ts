@@ -225,3 +225,22 @@ test("a stream that outgrows its reservation is charged while it runs", async ()
   assert.equal(await second, 429);
   host.close();
 });
+
+test("hostile numbers and bodies neither trap nor unlock the limit", async () => {
+  const { host, upstream } = await setup({ rule_name: "r", global_threshold: { token_per_minute: 1000 } });
+  for (const body of [
+    chat("x", { max_tokens: 1e300, n: 128 }),
+    chat("x", { max_tokens: -5 }),
+    chat("x", { max_tokens: "lots", stream: "yes" }),
+    { messages: "not a list", stream_options: 7, stream: true },
+  ]) await post(host, body);
+  await host.request({ method: "POST", path: "/v1/chat/completions", authority: "gw", body: "{\"messages\": [ \xff\xfe broken json" });
+  assert.equal(host.trapCount(), 0);
+  // The absurd max_tokens was cut to the limit (admitted into the then empty window) and its real
+  // usage charged; the plugin still limits normally afterwards.
+  assert.equal(upstream.received[0].body.n, 128);
+  const ok = await post(host, chat("x", { max_tokens: 10 }));
+  assert.equal(ok.status, 200);
+  assert.equal(host.trapCount(), 0);
+  host.close();
+});
