@@ -9,6 +9,7 @@ import {
 } from "../../shared/translate/index";
 import { FallbackConfig, Target } from "./config";
 import { CALL_RESET_PREFIX, CALL_TIMEOUT_BODY, Cause } from "./triggers";
+import { scanTopLevel } from "./scan";
 
 /** Client headers a fallback call carries over; everything else (cookies, the client's credentials,
  *  internal headers) stays behind. */
@@ -26,7 +27,6 @@ export class ClientRequest {
   path: string = "/";
   headers: Header[] = [];
   body: ArrayBuffer = new ArrayBuffer(0);
-  json: JsonValue | null = null;
   route: Route = new Route(Api.Unknown, Protocol.OpenAI);
   /** DashScope clients ask for SSE by header (X-DashScope-SSE / Accept). */
   streamHeader: bool = false;
@@ -34,18 +34,26 @@ export class ClientRequest {
   model: string = "";
   requestId: string = "";
   created: i64 = 0;
+  private tree: JsonValue | null = null;
+  private parsed: bool = false;
 
-  /** Reads what the body says (once it is complete). */
-  parseBody(): void {
-    const j = this.body.byteLength > 0 ? parseJsonBytes(this.body) : null;
-    this.json = j;
-    this.route = detectRoute(this.path, j !== null && j.isObject() ? j : null);
-    if (j !== null && j.isObject()) {
-      this.model = j.getString("model");
-      this.stream = j.getBool("stream") || this.streamHeader;
-    } else {
-      this.stream = this.streamHeader;
+  /** The whole body is here: read what every request needs (a scan, no tree). */
+  bodyComplete(): void {
+    const top = scanTopLevel(this.body);
+    this.model = top.model;
+    this.stream = top.stream || this.streamHeader;
+  }
+
+  /** The parsed body, for a fallback that rewrites it (parsed once, on first use). */
+  json(): JsonValue | null {
+    if (!this.parsed) {
+      this.parsed = true;
+      const j = this.body.byteLength > 0 ? parseJsonBytes(this.body) : null;
+      this.tree = j !== null && j.isObject() ? j : null;
+      // The body tells DashScope's multimodal endpoint's chat from its image generation.
+      this.route = detectRoute(this.path, this.tree);
     }
+    return this.tree;
   }
 }
 
@@ -62,16 +70,16 @@ export class Call {
 
 export function prepareCall(req: ClientRequest, t: Target): Call {
   const call = new Call();
+  const json = req.json();
   const client = req.route.client;
   const target: Protocol = t.protocol < 0 ? client : <Protocol>t.protocol;
   call.protocol = target;
   call.model = t.model.length ? t.model : req.model;
   let path = t.path;
   let body: ArrayBuffer | null = req.body.byteLength ? req.body : null;
-  const json = req.json;
   const translating = target != client;
   if (translating) {
-    if (json === null || !json.isObject() || req.route.api == Api.Unknown) {
+    if (json === null || req.route.api == Api.Unknown) {
       call.error = "only JSON requests to a known AI API can be translated";
       return call;
     }
@@ -88,7 +96,7 @@ export function prepareCall(req: ClientRequest, t: Target): Call {
     body = utf8(out.toString());
     if (path.length == 0) path = tr.path;
   } else {
-    if (t.model.length && json !== null && json.isObject() && json.getString("model") != t.model) {
+    if (t.model.length && json !== null && json.getString("model") != t.model) {
       const copy = json.clone();
       copy.set("model", JsonValue.newString(t.model));
       body = utf8(copy.toString());

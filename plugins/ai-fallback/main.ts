@@ -20,7 +20,7 @@ import {
 } from "../../shared/proxy/context";
 import { ConfigParser } from "../../shared/config";
 import { PluginRoot } from "../../shared/plugin";
-import { parseJsonBytes } from "../../shared/json";
+import { isWholeJson } from "./scan";
 import { kvInit } from "../../shared/kv";
 import { detectRoute } from "../../shared/translate/index";
 import { FallbackConfig, FallbackParser, Target } from "./config";
@@ -178,19 +178,22 @@ class FallbackStream extends HttpContext {
     if (cfg === null) return HeaderAction.Continue;
     this.cfg = cfg;
     const req = this.req;
-    const method = requestHeader(":method");
-    const path = requestHeader(":path");
-    req.method = method === null ? "POST" : method;
-    req.path = path === null ? "/" : path;
+    // One read of the header map: what a fallback call carries over, and the few values used here.
+    const all = getHeaders(MapType.RequestHeaders);
+    for (let i = 0; i < all.length; i++) {
+      const h = all[i];
+      if (h.name == ":method") req.method = h.value;
+      else if (h.name == ":path") req.path = h.value;
+      else if (isForwarded(h.name)) {
+        req.headers.push(h);
+        if (h.name == "x-request-id") req.requestId = h.value;
+        else if (h.name == "x-dashscope-sse") req.streamHeader = req.streamHeader || h.value.toLowerCase() == "enable";
+        else if (h.name == "accept") req.streamHeader = req.streamHeader || h.value.includes("text/event-stream");
+      }
+    }
+    if (req.requestId.length == 0) req.requestId = this.fr.nextRequestId();
     req.route = detectRoute(req.path);
     req.created = nowMillis() / 1000;
-    const all = getHeaders(MapType.RequestHeaders);
-    for (let i = 0; i < all.length; i++) if (isForwarded(all[i].name)) req.headers.push(all[i]);
-    const sse = requestHeader("x-dashscope-sse");
-    const accept = requestHeader("accept");
-    req.streamHeader = (sse !== null && sse.toLowerCase() == "enable") || (accept !== null && accept.includes("text/event-stream"));
-    const rid = requestHeader("x-request-id");
-    req.requestId = rid !== null ? rid : this.fr.nextRequestId();
 
     let name = cfg.primaryName;
     if (name.length == 0) {
@@ -255,7 +258,7 @@ class FallbackStream extends HttpContext {
     const cfg = this.cfg;
     if (cfg === null) return;
     this.bodyComplete = true;
-    this.req.parseBody();
+    this.req.bodyComplete();
     if (this.phase == Phase.Skipping) {
       if (!this.dispatchNext()) this.replyUnavailable();
       return;
@@ -329,7 +332,7 @@ class FallbackStream extends HttpContext {
     }
     if (!eos) return <i32>size > cfg.maxBodyBytes ? this.checked() : DataAction.StopIterationAndBuffer;
     const all = size > 0 ? getBuffer(BufferType.ResponseBody, 0, <i32>size) : null;
-    if (all !== null && parseJsonBytes(all) === null) return this.malformed("the answer is not valid JSON");
+    if (all !== null && !isWholeJson(all)) return this.malformed("the answer is not a complete JSON value");
     return this.checked();
   }
 

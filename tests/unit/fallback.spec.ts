@@ -10,6 +10,8 @@ import {
   Admission, CircuitParams, CircuitRecord, CircuitState, admitTarget, readCircuit, releaseProbe, reportTarget,
 } from "../../plugins/ai-fallback/circuit";
 import { FallbackConfig, FallbackParser, authorityFromCluster } from "../../plugins/ai-fallback/config";
+import { isWholeJson, scanTopLevel } from "../../plugins/ai-fallback/scan";
+import { utf8 } from "../../shared/proxy/hostcalls";
 
 function statuses(patterns: string[]): StatusSet {
   const s = new StatusSet();
@@ -290,5 +292,47 @@ describe("fallback: configuration", () => {
   it("authority from a Higress cluster name", () => {
     expect(authorityFromCluster("outbound|443||dashscope.dns")).toBe("dashscope.dns");
     expect(authorityFromCluster("vllm")).toBe("vllm");
+  });
+});
+
+describe("fallback: scanning bodies without a parse tree", () => {
+  it("reads top-level model and stream, whatever comes before and inside", () => {
+    const t = scanTopLevel(utf8('{"messages":[{"role":"user","content":"say \\"model\\": \\"x\\", {[ "}],"stream" : true ,\n "model":"qwen-plus","extra":{"model":"inner","stream":false}}'));
+    expect(t.ok).toBe(true);
+    expect(t.model).toBe("qwen-plus");
+    expect(t.stream).toBe(true);
+  });
+
+  it("stream is true only for the literal true; escaped model names are decoded", () => {
+    expect(scanTopLevel(utf8('{"stream":"true"}')).stream).toBe(false);
+    expect(scanTopLevel(utf8('{"stream":false}')).stream).toBe(false);
+    expect(scanTopLevel(utf8('{"stream":1}')).stream).toBe(false);
+    expect(scanTopLevel(utf8('{"model":"Qwen\\/Qwen2.5 \\u00e9\\n"}')).model).toBe("Qwen/Qwen2.5 \u00e9\n");
+    expect(scanTopLevel(utf8('{"model":"\u6a21\u578b"}')).model).toBe("\u6a21\u578b");
+    expect(scanTopLevel(utf8('{"model":7}')).model).toBe("");
+  });
+
+  it("flags bodies that are not one complete object", () => {
+    const bad = ['', '[]', '{"model":"a"', '{"model":"a",}x', '{"a":[1,2}', '{"a":"unterminated}', '{} {}', '{"a" 1}', 'null'];
+    for (let i = 0; i < bad.length; i++) expect(scanTopLevel(utf8(bad[i])).ok).toBe(false, bad[i]);
+    expect(scanTopLevel(utf8(' {} ')).ok).toBe(true);
+  });
+
+  it("isWholeJson: truncated, cut or trailing data is not a whole answer", () => {
+    expect(isWholeJson(utf8('{"id":"x","choices":[{"message":{"content":"a}b]c"}}],"n":-1.5e3,"t":true}'))).toBe(true);
+    expect(isWholeJson(utf8(' [1, {"a": null}] \n'))).toBe(true);
+    const bad = ['{"malformed": ', '{"a":[1,2]', '{"a":1}}', '{"a":1} x', '"str"', '42', '{"a":"b\\"}', '{"a":"line\nbreak"}', '{]', ''];
+    for (let i = 0; i < bad.length; i++) expect(isWholeJson(utf8(bad[i]))).toBe(false, bad[i]);
+  });
+
+  it("deep nesting neither traps nor passes past its limit", () => {
+    let deep = "";
+    for (let i = 0; i < 600; i++) deep += "[";
+    for (let i = 0; i < 600; i++) deep += "]";
+    expect(isWholeJson(utf8(deep))).toBe(false);
+    let ok = "";
+    for (let i = 0; i < 100; i++) ok += "[";
+    for (let i = 0; i < 100; i++) ok += "]";
+    expect(isWholeJson(utf8(ok))).toBe(true);
   });
 });
