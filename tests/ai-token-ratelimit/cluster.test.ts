@@ -84,3 +84,22 @@ test("slow redis: the timeout applies the failure policy instead of stalling req
     host.close();
   } finally { proxy.close(); }
 });
+
+test("client abort mid-stream in cluster mode: the reservation is replaced by what was streamed", async () => {
+  const pieces = Array.from({ length: 40 }, (_, i) => `token${i} `);
+  const { host } = await setup({ rule_name: "abort", global_threshold: { token_per_minute: 2000 }, expected_output_tokens: 1500, redis: redisCfg() },
+    { redisPort: redis.port, manualClock: false, reply: () => ({ promptTokens: 10, completionTokens: 400, pieces, delayMs: 5 }) });
+  const s = host.stream({ method: "POST", path: "/v1/chat/completions", authority: "gw", headers: { "content-type": "application/json" } });
+  let got = 0;
+  s.listen({ data: () => { if (++got === 10) s.abort(); } });
+  s.sendHeaders(false);
+  s.sendData(Buffer.from(JSON.stringify(chat("abort me", { stream: true }))), true);
+  assert.equal((await s.response).reset, true);
+  await sleep(50);
+  const charged = host.metric("ai_token_ratelimit.abort.charged_tokens") ?? 0;
+  assert.ok(charged > 5 && charged < 100, `charged ${charged}`);
+  const held = await redis.command("HVALS", "ai-token-ratelimit:{abort}:global_threshold:token:60");
+  assert.match(held, new RegExp(`\\$\\d+\\r\\n${charged}\\r\\n`), `redis holds ${JSON.stringify(held)}`);
+  assert.equal((await post(host, chat("next"))).status, 200, "another ~1500-token reservation fits again");
+  host.close();
+});
