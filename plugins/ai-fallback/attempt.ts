@@ -115,7 +115,10 @@ export function prepareCall(req: ClientRequest, t: Target): Call {
     if (hasHeader(t.headers, x.name)) continue;
     h.push(x);
   }
-  if (body !== null && !hasHeader(h, "content-type")) h.push(new Header("content-type", "application/json"));
+  if (body !== null) {
+    if (!hasHeader(h, "content-type")) h.push(new Header("content-type", "application/json"));
+    h.push(new Header("content-length", body.byteLength.toString()));
+  }
   if (translating && target == Protocol.DashScope && req.stream) {
     h.push(new Header("x-dashscope-sse", "enable"));
     h.push(new Header("accept", "text/event-stream"));

@@ -295,11 +295,10 @@ class FallbackStream extends HttpContext {
       this.phase = Phase.Passed;
       return HeaderAction.Continue;
     }
-    const ctype = responseHeader("content-type");
-    const ct = ctype === null ? "" : ctype;
-    if (status >= 200 && status < 300 && !eos && cfg.onMalformed && (ct.includes("json") || ct.includes("text/event-stream"))) {
+    const kind = status >= 200 && status < 300 && !eos && cfg.onMalformed ? answerKind() : Answer.Other;
+    if (kind != Answer.Other) {
       this.phase = Phase.Checking;
-      if (ct.includes("text/event-stream")) this.firstEvent = new FirstEventCheck();
+      if (kind == Answer.Sse) this.firstEvent = new FirstEventCheck();
       else this.stopWatching(); // a whole JSON answer is here or on its way
       return HeaderAction.StopIteration;
     }
@@ -524,6 +523,18 @@ class FallbackStream extends HttpContext {
 class CallDone extends HttpCallCallback {
   constructor(public stream: FallbackStream) { super(); }
   onHttpCallResponse(numHeaders: u32, bodySize: u32, numTrailers: u32): void { this.stream.onCallResponse(numHeaders, bodySize); }
+}
+
+const enum Answer { Other, Json, Sse }
+
+/** What kind of answer the response headers announce; Other when it cannot be read (e.g. compressed). */
+function answerKind(): Answer {
+  const enc = responseHeader("content-encoding");
+  if (enc !== null && enc != "identity") return Answer.Other;
+  const ct = responseHeader("content-type");
+  if (ct === null) return Answer.Other;
+  if (ct.includes("text/event-stream")) return Answer.Sse;
+  return ct.includes("json") ? Answer.Json : Answer.Other;
 }
 
 function servedBy(target: string, model: string): string {

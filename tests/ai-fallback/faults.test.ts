@@ -2,11 +2,12 @@
 // can, and the client must get the fallback's answer, marked with who served it.
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Host } from "../../host/index.ts";
+import { gzipSync } from "node:zlib";
+import { Host } from "../../host/index.ts";
 import type { SimServer } from "../../e2e/sim/common.ts";
 import { startVllm, type VllmSim } from "../../e2e/sim/vllm.ts";
 import { startDashScope, startOpenAI, type DashScopeSim, type OpenAISim } from "../../e2e/sim/providers.ts";
-import { BACKUP, PRIMARY, QWEN, chat, header, openAiStreamText, post, setup } from "./harness.ts";
+import { BACKUP, PRIMARY, QWEN, WASM, chat, header, openAiStreamText, post, setup } from "./harness.ts";
 
 let vllm: VllmSim;
 let backup: OpenAISim;
@@ -69,6 +70,20 @@ describe("ai-fallback: primary healthy", () => {
     assert.ok(openAiStreamText(r.text).length > 0);
     assert.ok(r.chunks.length > 2, "the stream still reaches the client event by event");
     assert.equal(header(r, "x-ai-served-by"), "vllm; model=meta-llama/Llama-3.1-8B-Instruct");
+    assert.equal(backup.requests.length, 0);
+  });
+
+  it("passes a compressed 2xx answer without judging its body", async () => {
+    const answer = gzipSync(JSON.stringify({ object: "chat.completion", model: "m", choices: [] }));
+    host = new Host({ clusters: {
+      [PRIMARY]: { handler: () => ({ status: 200, headers: { "content-type": "application/json", "content-encoding": "gzip" }, body: answer }) },
+      [BACKUP]: { endpoints: [`127.0.0.1:${backup.port}`] },
+    } });
+    await host.addPlugin({ name: "ai-fallback", wasm: WASM, config: { fallbacks: [toBackup] } });
+    host.addRoute({ name: "chat", cluster: PRIMARY });
+    const r = await post(host, chat());
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, answer);
     assert.equal(backup.requests.length, 0);
   });
 
