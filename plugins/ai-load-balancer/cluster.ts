@@ -78,12 +78,6 @@ return {best, matched[best], load[best], longest}
 `;
 const PICK = new RespScript(PICK_LUA);
 
-// KEYS: in-flight sets; ARGV[1]: the request id.
-const RELEASE = new RespScript(`
-for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-return 1
-`);
-
 // Higress 2.1's prefix_cache, written anew from its description (higress-plugins.md §2): follow the
 // longest existing prefix key while its host is healthy; else Higress's least request (start from a
 // random default host and only compare if that host has a count; ties by coin flip); count +1; point
@@ -173,9 +167,14 @@ class Ignore extends RedisReply {
   onReply(reply: RespValue | null, error: string): void {}
 }
 
-/** Removes the request from the in-flight sets (one after a pick; every candidate if the pick is still on its way). */
+/**
+ * Removes the request from the in-flight sets (one after a pick; every candidate if the pick is still on
+ * its way: Redis runs these after the pick, on the same connection). Plain ZREMs, not a script: this
+ * runs as the stream ends, when a reply can no longer be delivered, so an EVALSHA that met NOSCRIPT
+ * would never be retried with EVAL.
+ */
 export function redisRelease(redis: RedisClient, keys: string[], reqId: string): void {
-  redis.evalScript(RELEASE, keys, [reqId], new Ignore());
+  for (let i = 0; i < keys.length; i++) redis.call(["ZREM", keys[i], reqId], new Ignore());
 }
 
 export abstract class HigressDone {

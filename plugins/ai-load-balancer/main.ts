@@ -58,7 +58,7 @@ class LbRoot extends PluginRoot<LbConfig> {
     this.mDecisions = defineMetric(MetricType.Counter, p + "decisions");
     this.mPrefixHits = defineMetric(MetricType.Counter, p + "prefix_hits");
     this.mPrefixHitTokens = defineMetric(MetricType.Counter, p + "prefix_hit_tokens");
-    this.mDiversions = defineMetric(MetricType.Counter, p + "hot_spot_diversions");
+    this.mDiversions = defineMetric(MetricType.Counter, p + "load_diversions");
     this.mFallbacks = defineMetric(MetricType.Counter, p + "fallbacks");
     this.mStoreErrors = defineMetric(MetricType.Counter, p + "store_errors");
     this.mRejected = defineMetric(MetricType.Counter, p + "rejected");

@@ -2,7 +2,7 @@
 // endpoints (in-process scripted upstreams, or simulated vLLM servers), and a real redis-server.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
-import { Host, ManualClock, type EndpointConfig, type HostResponse, type UpstreamRequest, type UpstreamResponse } from "../../host/index.ts";
+import { Host, ManualClock, type EndpointConfig, type HostResponse, type RouteConfig, type UpstreamRequest, type UpstreamResponse } from "../../host/index.ts";
 
 export const WASM = "dist/ai-load-balancer.wasm";
 export const ROUTE = "llm-route";
@@ -24,6 +24,8 @@ export interface LbHostOptions {
   /** In-process upstream answering for every endpoint (endpoints then need no server). */
   handler?: (req: UpstreamRequest) => UpstreamResponse | Promise<UpstreamResponse>;
   logLevel?: "trace" | "debug" | "info";
+  /** Routes matched before ROUTE (which takes every path). */
+  routesFirst?: RouteConfig[];
 }
 
 /** A host with the plugin on route ROUTE -> cluster CLUSTER (endpoints as given) and, with a port, Redis. */
@@ -33,6 +35,7 @@ export async function lbHost(config: object, endpoints: Array<string | EndpointC
   if (opts.redisPort) clusters[REDIS_CLUSTER] = { endpoints: [`127.0.0.1:${opts.redisPort}`] };
   const host = new Host({ clock: opts.clock, clusters, logLevel: opts.logLevel ?? "debug", printLogs: process.env.LB_LOG ? "debug" : false });
   await host.addPlugin({ name: "ai-load-balancer", wasm: WASM, config, vms: opts.vms ?? 1, phase: "default", priority: 50 });
+  for (const r of opts.routesFirst ?? []) host.addRoute(r);
   host.addRoute({ name: ROUTE, cluster: CLUSTER });
   return host;
 }
@@ -114,7 +117,7 @@ export class RedisServer {
 
   static async start(): Promise<RedisServer> {
     const r = new RedisServer(await freePort());
-    r.proc = spawn("redis-server", ["--port", String(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    r.proc = spawn("redis-server", ["--port", String(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-debug-command", "local"], { stdio: "ignore" });
     for (let i = 0; i < 200; i++) {
       try { if ((await r.command("PING")) === "+PONG\r\n") return r; } catch { /* not up yet */ }
       await new Promise((res) => setTimeout(res, 20));
@@ -152,7 +155,12 @@ export class RedisServer {
   }
 
   async keys(pattern: string): Promise<string[]> {
-    return parseArray(await this.command("KEYS", pattern));
+    return this.array("KEYS", pattern);
+  }
+
+  /** A command whose reply is a flat array of strings. */
+  async array(...args: string[]): Promise<string[]> {
+    return parseArray(await this.command(...args));
   }
 }
 

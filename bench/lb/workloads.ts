@@ -1,0 +1,84 @@
+// The request sequences of the load-balancer benchmark. Deterministic: the same sessions, in the same
+// order, for every policy (the simulated servers' replies depend only on the prompt and the seed).
+import { rng } from "../../e2e/sim/text.ts";
+
+export interface Msg { role: "system" | "user" | "assistant"; content: string }
+
+export interface Session {
+  /** Messages every turn starts with (a system prompt, a shared document...). */
+  prefix: Msg[];
+  /** The user message of each turn; the model's replies are added to the history as they come. */
+  turns: string[];
+}
+
+export interface Workload {
+  name: string;
+  about: string;
+  sessions: Session[];
+  /** Sessions in flight at once (each runs its turns one after another: a closed loop). */
+  concurrency: number;
+  /** Output tokens per reply (the simulated server generates exactly this many). */
+  maxTokens: number;
+  /**
+   * Simulated time per real time. Chosen per workload so the simulators' own CPU (≈ 3-10 ms per
+   * reply, see the report) stays well below one core at the request rate the workload reaches.
+   */
+  timeScale: number;
+}
+
+const WORDS = (
+  "the model server keeps a cache of attention keys and values for every prompt block so a request whose " +
+  "prompt starts like an earlier one skips that part of the prefill work which is why routing matters for " +
+  "latency throughput and cost across a cluster of replicas serving many users at once with long contexts"
+).split(" ");
+
+/** About `tokens` simulated tokens (4 bytes each) of text, reproducible from `key`. */
+export function text(key: number, tokens: number): string {
+  const r = rng(key);
+  let s = "";
+  while (s.length < tokens * 4) s += (s ? " " : "") + WORDS[Math.floor(r() * WORDS.length)];
+  return s;
+}
+
+/**
+ * The seed's benchmark (Higress blog): 60 sessions x 5 turns, ~200 input tokens per turn, 800 output
+ * tokens per reply, concurrency 20 (GenAI-Perf multi-turn, no system prompt).
+ */
+export function multiTurn(): Workload {
+  const sessions: Session[] = [];
+  for (let s = 0; s < 60; s++) {
+    const turns: string[] = [];
+    for (let t = 0; t < 5; t++) turns.push(`Session ${s}, question ${t}: ` + text(1000 * s + t + 1, 200));
+    sessions.push({ prefix: [], turns });
+  }
+  return { name: "multi_turn", about: "60 sessions x 5 turns, 200 in / 200 out tokens per turn (the seed: 800 out), concurrency 20", sessions, concurrency: 20, maxTokens: 200, timeScale: 0.25 };
+}
+
+/** Many short conversations behind one long system prompt (an agent's instructions and tool docs). */
+export function sharedSystem(): Workload {
+  const system: Msg = { role: "system", content: "You are the support agent. " + text(7, 2000) };
+  const sessions: Session[] = [];
+  for (let s = 0; s < 90; s++) {
+    const turns: string[] = [];
+    for (let t = 0; t < 3; t++) turns.push(`Customer ${s}, message ${t}: ` + text(50000 + 10 * s + t, 100));
+    sessions.push({ prefix: [system], turns });
+  }
+  return { name: "shared_system", about: "90 sessions x 3 turns behind one 2,000-token system prompt, 100 in / 100 out, concurrency 20", sessions, concurrency: 20, maxTokens: 100, timeScale: 0.5 };
+}
+
+/**
+ * One very hot prefix: every request carries the same instructions and the same 2,000-token document,
+ * then its own question (retrieval over one popular document, a few-shot template...).
+ */
+export function hotPrefix(): Workload {
+  const prefix: Msg[] = [
+    { role: "system", content: "Answer from the document only. " + text(11, 500) },
+    { role: "user", content: "Here is the document:\n" + text(13, 2000) },
+    { role: "assistant", content: "I have read the document. What would you like to know?" },
+  ];
+  const sessions: Session[] = [];
+  for (let s = 0; s < 240; s++) sessions.push({ prefix, turns: [`Question ${s}: ` + text(90000 + s, 50)] });
+  return { name: "hot_prefix", about: "240 requests sharing one 2,500-token prefix, 50 in / 100 out, concurrency 24", sessions, concurrency: 24, maxTokens: 100, timeScale: 0.5 };
+}
+
+export const WORKLOADS = [multiTurn, sharedSystem, hotPrefix];
