@@ -60,17 +60,22 @@ class PendingRedis { constructor(public stream: u32, public cb: RedisCallback) {
 const pendingHttp = new Map<u32, PendingHttp>();
 const pendingRedis = new Map<u32, PendingRedis>();
 
-/** Dispatches an HTTP call; false when the host refused it (the callback will never run). */
-export function httpCall(cluster: string, headers: Header[], body: ArrayBuffer | null, timeoutMs: u32, cb: HttpCallCallback): bool {
+/**
+ * Dispatches an HTTP call; false when the host refused it (the callback will never run).
+ * The reply goes to the calling stream and is dropped if that stream ended; with `outlivesStream`
+ * it is delivered in the root context even then (for work that must finish, e.g. reconciling a charge).
+ */
+export function httpCall(cluster: string, headers: Header[], body: ArrayBuffer | null, timeoutMs: u32, cb: HttpCallCallback, outlivesStream: bool = false): bool {
   const token = rawHttpCall(cluster, headers, body, timeoutMs);
   if (token == 0) { logWarn("http call to " + cluster + " refused by host"); return false; }
-  pendingHttp.set(token, new PendingHttp(currentStream, cb));
+  pendingHttp.set(token, new PendingHttp(outlivesStream ? 0 : currentStream, cb));
   return true;
 }
-export function redisCall(cluster: string, query: ArrayBuffer, cb: RedisCallback): bool {
+/** Sends a RESP query; the reply is routed like httpCall's (see `outlivesStream` there). */
+export function redisCall(cluster: string, query: ArrayBuffer, cb: RedisCallback, outlivesStream: bool = false): bool {
   const token = rawRedisCall(cluster, query);
   if (token == 0) return false;
-  pendingRedis.set(token, new PendingRedis(currentStream, cb));
+  pendingRedis.set(token, new PendingRedis(outlivesStream ? 0 : currentStream, cb));
   return true;
 }
 

@@ -1,7 +1,7 @@
 // The functions Envoy calls. Every plugin's main.ts re-exports this module:
 //   export * from "../../shared/proxy/exports";
 import { HeaderAction, DataAction, BufferType } from "./abi";
-import { getBuffer, fromUtf8 } from "./hostcalls";
+import { getBuffer, fromUtf8, refreshLogLevel } from "./hostcalls";
 import "./abort"; // the abort handler must be part of every module
 import {
   roots, streams, newRoot, enterStream, leaveStream, deliverHttpCallResponse, deliverRedisResponse, RootContext,
@@ -28,6 +28,7 @@ export function proxy_on_vm_start(id: u32, size: u32): bool {
 export function proxy_on_configure(id: u32, size: u32): bool {
   const r = root(id);
   if (r == null) return false;
+  refreshLogLevel();
   const b = size > 0 ? getBuffer(BufferType.PluginConfiguration, 0, <i32>size) : null;
   return r.onConfigure(b == null ? "" : fromUtf8(b));
 }

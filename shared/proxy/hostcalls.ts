@@ -9,7 +9,7 @@ import {
   proxy_redis_call, proxy_redis_init, proxy_register_shared_queue, proxy_remove_header_map_value,
   proxy_replace_header_map_value, proxy_resolve_shared_queue, proxy_send_local_response, proxy_set_buffer_bytes,
   proxy_set_header_map_pairs, proxy_set_property, proxy_set_shared_data, proxy_set_tick_period_milliseconds,
-  proxy_set_upstream_override_host, proxy_http_call, proxy_get_header_map_size, proxy_close_stream,
+  proxy_set_upstream_override_host, proxy_http_call, proxy_get_header_map_size, proxy_close_stream, proxy_get_log_level,
 } from "./abi";
 
 // Out-parameter slots the host writes into (pointer + size, or a u32/u64 value).
@@ -35,8 +35,15 @@ export function utf8(s: string): ArrayBuffer { return String.UTF8.encode(s); }
 export function fromUtf8(b: ArrayBuffer): string { return String.UTF8.decode(b); }
 
 // ---------------------------------------------------------------- logging
+// Messages below the host's level are dropped here, before their text is built into bytes.
 let logLevel: i32 = LogLevel.Info;
 export function setLogLevel(level: LogLevel): void { logLevel = level; }
+/** Reads the host's current level (Envoy's can change at run time); called at every configure. */
+export function refreshLogLevel(): void {
+  store<u32>(OUT_EXTRA, <u32>LogLevel.Info);
+  if (proxy_get_log_level(OUT_EXTRA) == WasmResult.Ok) logLevel = <i32>load<u32>(OUT_EXTRA);
+}
+export function logEnabled(level: LogLevel): bool { return <i32>level >= logLevel; }
 /** Prefix for every log line of this module (the plugin name), set once at start. */
 let logPrefix: string = "";
 export function setLogPrefix(p: string): void { logPrefix = p.length ? "[" + p + "] " : ""; }
