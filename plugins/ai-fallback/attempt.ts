@@ -276,13 +276,9 @@ export class FirstEventCheck {
       if (e.data.length == 0) continue;
       if (e.event == "error") return this.bad("the stream opened with an error event");
       if (e.data == "[DONE]") return Check.Good;
-      const j = parseJsonBytes(utf8(e.data));
-      if (j === null) return this.bad("the first event is not valid JSON");
-      if (j.isObject()) {
-        const err = j.get("error");
-        if (err !== null && !err.isNull()) return this.bad("the stream opened with an error");
-      }
-      return Check.Good;
+      const top = scanTopLevel(utf8(e.data));
+      if (!top.ok) return this.bad("the first event is not a JSON object");
+      return top.error ? this.bad("the stream opened with an error") : Check.Good;
     }
     if (this.parser.error().length) return this.bad("event stream: " + this.parser.error());
     return end ? this.bad("the stream ended before its first event") : Check.NeedMore;

@@ -276,8 +276,7 @@ class FallbackStream extends HttpContext {
     if (cfg === null) return HeaderAction.Continue;
     if (this.phase == Phase.FallingBack) return HeaderAction.StopIteration; // the abandoned primary's answer: dropped
     if (this.phase != Phase.Primary) return HeaderAction.Continue;
-    const s = responseHeader(":status");
-    const status = s === null ? 0 : I32.parseInt(s);
+    const status = statusOf(responseHeader(":status"));
     const d = getPropertyString("response.code_details");
     const origin = originOf(d === null ? "" : d);
     const cause = this.classify(cfg, origin, status);
@@ -523,6 +522,18 @@ class FallbackStream extends HttpContext {
 class CallDone extends HttpCallCallback {
   constructor(public stream: FallbackStream) { super(); }
   onHttpCallResponse(numHeaders: u32, bodySize: u32, numTrailers: u32): void { this.stream.onCallResponse(numHeaders, bodySize); }
+}
+
+/** A three-digit :status; 0 when absent or not one. */
+function statusOf(s: string | null): i32 {
+  if (s === null || s.length != 3) return 0;
+  let v = 0;
+  for (let i = 0; i < 3; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return 0;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 const enum Answer { Other, Json, Sse }

@@ -84,10 +84,13 @@ export class TopLevel {
   ok: bool = false;
   model: string = "";
   stream: bool = false;
+  /** It has a top-level `error` that is not null (an in-band error). */
+  error: bool = false;
 }
 
 const MODEL = "model";
 const STREAM = "stream";
+const ERROR = "error";
 
 function keyIs(p: usize, len: usize, key: string): bool {
   if (len != <usize>key.length) return false;
@@ -95,7 +98,7 @@ function keyIs(p: usize, len: usize, key: string): bool {
   return true;
 }
 
-/** Reads `model` and `stream` from the top level of a JSON object body. */
+/** Reads `model`, `stream` and whether there is an `error` from the top level of a JSON object body. */
 export function scanTopLevel(buf: ArrayBuffer): TopLevel {
   const out = new TopLevel();
   const base = changetype<usize>(buf);
@@ -118,6 +121,7 @@ export function scanTopLevel(buf: ArrayBuffer): TopLevel {
     if (p == 0) return out;
     if (keyIs(keyStart, keyLen, MODEL) && load<u8>(valueStart) == QUOTE) out.model = stringValue(valueStart, p);
     else if (keyIs(keyStart, keyLen, STREAM)) out.stream = p - valueStart == 4 && keyIs(valueStart, 4, "true");
+    else if (keyIs(keyStart, keyLen, ERROR)) out.error = !(p - valueStart == 4 && keyIs(valueStart, 4, "null"));
     p = skipWs(p, end);
     if (p >= end) return out;
     const c = load<u8>(p);

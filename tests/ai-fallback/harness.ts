@@ -4,7 +4,8 @@ import { execFileSync } from "node:child_process";
 import { Host, type HostResponse } from "../../host/index.ts";
 import type { SimServer } from "../../e2e/sim/common.ts";
 
-export const WASM = "dist/ai-fallback.wasm";
+/** FB_WASM runs the tests against a given build instead of building dist/ai-fallback.wasm. */
+export const WASM = process.env.FB_WASM ?? "dist/ai-fallback.wasm";
 export const PRIMARY = "outbound|8000||vllm.static";
 export const BACKUP = "outbound|443||backup.dns";
 export const QWEN = "outbound|443||dashscope.dns";
@@ -12,7 +13,8 @@ export const QWEN = "outbound|443||dashscope.dns";
 let built = false;
 export function buildPlugins(names: string[] = ["ai-fallback"]): void {
   if (built && names.length === 1) return;
-  execFileSync("node", ["scripts/build.mjs", ...names], { stdio: "pipe" });
+  const wanted = process.env.FB_WASM ? names.filter((n) => n !== "ai-fallback") : names;
+  if (wanted.length) execFileSync("node", ["scripts/build.mjs", ...wanted], { stdio: "pipe" });
   built = true;
 }
 

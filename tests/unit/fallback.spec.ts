@@ -312,6 +312,13 @@ describe("fallback: scanning bodies without a parse tree", () => {
     expect(scanTopLevel(utf8('{"model":7}')).model).toBe("");
   });
 
+  it("notices an in-band error at the top level only", () => {
+    expect(scanTopLevel(utf8('{"error":{"message":"overloaded"}}')).error).toBe(true);
+    expect(scanTopLevel(utf8('{"error":"busy"}')).error).toBe(true);
+    expect(scanTopLevel(utf8('{"error":null,"id":"x"}')).error).toBe(false);
+    expect(scanTopLevel(utf8('{"choices":[{"error":1}]}')).error).toBe(false);
+  });
+
   it("flags bodies that are not one complete object", () => {
     const bad = ['', '[]', '{"model":"a"', '{"model":"a",}x', '{"a":[1,2}', '{"a":"unterminated}', '{} {}', '{"a" 1}', 'null'];
     for (let i = 0; i < bad.length; i++) expect(scanTopLevel(utf8(bad[i])).ok).toBe(false, bad[i]);
