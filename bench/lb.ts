@@ -8,9 +8,11 @@
 // (e2e/sim/README.md). Needs redis-server on the PATH. Run: npm run bench:lb
 // LB_SERVERS=3 / LB_WORKLOADS=multi_turn / LB_POLICIES=round_robin,prefix_cache narrow a run.
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { RedisServer } from "../tests/ai-load-balancer/harness.ts";
 import { runWorkload, type RunResult } from "./lb/run.ts";
-import { WORKLOADS } from "./lb/workloads.ts";
+import { SimFleet } from "./lb/sims.ts";
+import { WORKLOADS, multiTurn } from "./lb/workloads.ts";
 
 const REDIS = { serviceFQDN: "redis.dns", servicePort: 6379, timeout: 1000 };
 const POLICIES: Array<{ name: string; config: object }> = [
@@ -42,12 +44,21 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   execFileSync("node", ["scripts/build.mjs", "ai-load-balancer"], { stdio: "inherit" });
+  const wasm = readFileSync("dist/ai-load-balancer.wasm");
   const shapes = (listEnv("LB_SERVERS") ?? ["3", "8"]).map(Number);
   const onlyW = listEnv("LB_WORKLOADS");
   const onlyP = listEnv("LB_POLICIES");
   const redis = await RedisServer.start();
+  const fleet = SimFleet.open();
   const rows: Row[] = [];
   try {
+    // Warm-up (not reported): both processes' JIT, so the first measured run is not burstier than the rest.
+    const warm = multiTurn();
+    warm.sessions = warm.sessions.slice(0, 20).map((s) => ({ ...s, turns: s.turns.slice(0, 2) }));
+    for (const p of [POLICIES[0], POLICIES[POLICIES.length - 1]]) {
+      await redis.command("FLUSHALL");
+      await runWorkload(warm, { wasm, fleet, servers: 3, redisPort: redis.port, config: p.config });
+    }
     for (const servers of shapes) {
       for (const make of WORKLOADS) {
         const w = make();
@@ -56,7 +67,7 @@ async function main(): Promise<void> {
         for (const p of POLICIES) {
           if (onlyP && !onlyP.includes(p.name)) continue;
           await redis.command("FLUSHALL");
-          const r = await runWorkload(w, { servers, redisPort: redis.port, config: p.config });
+          const r = await runWorkload(w, { wasm, fleet, servers, redisPort: redis.port, config: p.config });
           rows.push({ workload: w.name, servers, policy: p.name, r });
           console.log(`  ${p.name.padEnd(21)} ttft p50 ${fx(r.ttftP50)} ms, p90 ${fx(r.ttftP90)} ms, ${fx(r.tokS)} tok/s, hit ${fx(r.hit, 3)}, ` +
             `max/mean ${fx(r.maxOverMean, 2)} (${r.perServer.join(",")})${r.errors ? `, ${r.errors} errors` : ""} [${fx(r.wallS, 1)} s]`);
@@ -64,6 +75,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await fleet.close();
     await redis.stop();
   }
 

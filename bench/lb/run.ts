@@ -2,15 +2,17 @@
 // front of them, the workload's sessions driven as a closed loop; then the servers' own statistics.
 import { Host } from "../../host/index.ts";
 import { SimFleet } from "./sims.ts";
-import type { Workload, Msg } from "./workloads.ts";
+import type { Workload, Msg, Turn } from "./workloads.ts";
 
-export const WASM = "dist/ai-load-balancer.wasm";
 export const ROUTE = "llm-route";
 export const CLUSTER = "outbound|8000||vllm.dns";
 export const REDIS_CLUSTER = "outbound|6379||redis.dns";
 export const MODEL = "meta-llama/Llama-3.1-8B-Instruct";
 
 export interface RunOptions {
+  /** The plugin, read once (a concurrent build must not swap it mid-benchmark). */
+  wasm: Uint8Array;
+  fleet: SimFleet;
   servers: number;
   redisPort: number;
   /** Plugin configuration (lb_policy, lb_config). */
@@ -48,15 +50,16 @@ function quantile(sorted: number[], q: number): number {
 }
 
 export async function runWorkload(w: Workload, o: RunOptions): Promise<RunResult> {
-  const fleet = await SimFleet.start(o.servers, { timeScale: w.timeScale, seed: 1, model: MODEL });
+  const fleet = o.fleet;
+  const ports = await fleet.start(o.servers, { timeScale: w.timeScale, seed: 1, model: MODEL });
   const host = new Host({
     clusters: {
-      [CLUSTER]: { endpoints: fleet.ports.map((p) => ({ address: `127.0.0.1:${p}`, metrics: { url: `http://127.0.0.1:${p}/metrics` } })) },
+      [CLUSTER]: { endpoints: ports.map((p) => ({ address: `127.0.0.1:${p}`, metrics: { url: `http://127.0.0.1:${p}/metrics` } })) },
       [REDIS_CLUSTER]: { endpoints: [`127.0.0.1:${o.redisPort}`] },
     },
     logLevel: "warn",
   });
-  await host.addPlugin({ name: "ai-load-balancer", wasm: WASM, config: o.config, phase: "default", priority: 50 });
+  await host.addPlugin({ name: "ai-load-balancer", wasm: o.wasm, config: o.config, phase: "default", priority: 50 });
   host.addRoute({ name: ROUTE, cluster: CLUSTER });
 
   // Each engine's clock at the start, so records of different servers share one time line.
@@ -64,13 +67,13 @@ export async function runWorkload(w: Workload, o: RunOptions): Promise<RunResult
   const started = performance.now();
   let errors = 0;
   let next = 0;
-  const session = async (prefix: Msg[], turns: string[]) => {
+  const session = async (prefix: Msg[], turns: Turn[]) => {
     const messages: Msg[] = [...prefix];
-    for (const user of turns) {
-      messages.push({ role: "user", content: user });
+    for (const t of turns) {
+      messages.push({ role: "user", content: t.user });
       const r = await host.request({
         method: "POST", path: "/v1/chat/completions", authority: "gw",
-        body: { model: MODEL, messages, max_tokens: w.maxTokens, stream: false },
+        body: { model: MODEL, messages, max_tokens: t.maxTokens, stream: false },
       });
       if (r.status !== 200) { errors++; messages.pop(); return; }
       const reply = r.json<{ choices: Array<{ message: { content: string } }> }>().choices[0].message.content;
@@ -90,6 +93,12 @@ export async function runWorkload(w: Workload, o: RunOptions): Promise<RunResult
   let first = Infinity, last = -Infinity, tokens = 0, queried = 0, hits = 0, e2e = 0;
   const perServer: number[] = [];
   const { servers: stats, busy } = await fleet.stats();
+  if (process.env.LB_DIAG) {
+    const all = stats.flatMap((s) => s.perRequest);
+    const avg = (f: (r: (typeof all)[0]) => number) => (all.reduce((a, r) => a + f(r), 0) / all.length).toFixed(1);
+    const extra = all.map((r) => r.ttftMs - 12 - (r.promptTokens - r.cachedTokens) / 10).sort((a, b) => a - b);
+    console.error(`diag: queue=${avg((r) => r.queueMs)} uncached=${avg((r) => r.promptTokens - r.cachedTokens)} ttft=${avg((r) => r.ttftMs)} extra p50=${extra[extra.length >> 1].toFixed(1)} p90=${extra[Math.floor(extra.length * 0.9)].toFixed(1)}`);
+  }
   stats.forEach((st, i) => {
     perServer.push(st.perRequest.length);
     queried += st.prefixQueriedTokens;
@@ -103,7 +112,7 @@ export async function runWorkload(w: Workload, o: RunOptions): Promise<RunResult
     }
   });
   host.close();
-  await fleet.close();
+  await fleet.stop();
   ttfts.sort((a, b) => a - b);
   const mean = perServer.reduce((a, b) => a + b, 0) / perServer.length;
   return {

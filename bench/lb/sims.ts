@@ -1,6 +1,7 @@
 // The simulated vLLM servers of the benchmark, in a child process of their own: their CPU work (engine
 // steps, HTTP, reply text) then runs on the second core instead of delaying the gateway, and the
 // gateway's work does not stretch the gaps between a session's turns. Driven over the IPC channel.
+// One child serves the whole benchmark (warm JIT); each run gets fresh servers with cold caches.
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { RequestRecord } from "../../e2e/sim/engine.ts";
@@ -17,9 +18,9 @@ type Command =
   | { id: number; cmd: "start"; count: number; options: VllmSimOptions }
   | { id: number; cmd: "origin" }
   | { id: number; cmd: "stats" }
-  | { id: number; cmd: "close" };
+  | { id: number; cmd: "stop" };
 
-/** Parent side: a handle on the child's servers. */
+/** Parent side: a handle on the child and its current servers. */
 export class SimFleet {
   private child: ChildProcess;
   private next = 0;
@@ -43,10 +44,12 @@ export class SimFleet {
     });
   }
 
-  static async start(count: number, options: VllmSimOptions): Promise<SimFleet> {
-    const f = new SimFleet();
-    f.ports = await f.ask<number[]>({ cmd: "start", count, options } as Omit<Command, "id">);
-    return f;
+  static open(): SimFleet { return new SimFleet(); }
+
+  /** Fresh servers (the previous ones are closed); returns their ports. */
+  async start(count: number, options: VllmSimOptions): Promise<number[]> {
+    this.ports = await this.ask<number[]>({ cmd: "start", count, options } as Omit<Command, "id">);
+    return this.ports;
   }
 
   /** Every engine's simulated clock, read at one instant (also starts the busy measurement). */
@@ -54,8 +57,11 @@ export class SimFleet {
   /** Per-server statistics, and the share of real time the child's event loop was busy since origin(). */
   stats(): Promise<{ servers: SimStats[]; busy: number }> { return this.ask({ cmd: "stats" }); }
 
+  /** Closes the servers (the child stays). */
+  stop(): Promise<void> { return this.ask({ cmd: "stop" }); }
+
   async close(): Promise<void> {
-    await this.ask({ cmd: "close" });
+    await this.stop();
     this.child.disconnect();
   }
 }
@@ -68,6 +74,7 @@ if (process.send && process.argv[1] === fileURLToPath(import.meta.url)) {
   process.on("message", async (c: Command) => {
     switch (c.cmd) {
       case "start":
+        await Promise.all(sims.map((s) => s.close()));
         sims = [];
         for (let i = 0; i < c.count; i++) sims.push(await startVllm(c.options));
         return reply(c.id, sims.map((s) => s.port));
@@ -82,8 +89,9 @@ if (process.send && process.argv[1] === fileURLToPath(import.meta.url)) {
             return { perRequest: st.perRequest, prefixQueriedTokens: st.prefixQueriedTokens, prefixHitTokens: st.prefixHitTokens, generationTokens: st.generationTokens };
           }),
         });
-      case "close":
+      case "stop":
         await Promise.all(sims.map((s) => s.close()));
+        sims = [];
         return reply(c.id, null);
     }
   });

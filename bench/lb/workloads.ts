@@ -1,14 +1,22 @@
 // The request sequences of the load-balancer benchmark. Deterministic: the same sessions, in the same
 // order, for every policy (the simulated servers' replies depend only on the prompt and the seed).
+// Lengths vary around their means (input ±25%, output ±50%), as real traffic does: equal lengths would
+// keep the closed-loop sessions in lockstep, so their turns would reach the servers in bursts.
 import { rng } from "../../e2e/sim/text.ts";
 
 export interface Msg { role: "system" | "user" | "assistant"; content: string }
+
+export interface Turn {
+  user: string;
+  /** Output tokens of the reply (the simulated server generates exactly this many). */
+  maxTokens: number;
+}
 
 export interface Session {
   /** Messages every turn starts with (a system prompt, a shared document...). */
   prefix: Msg[];
   /** The user message of each turn; the model's replies are added to the history as they come. */
-  turns: string[];
+  turns: Turn[];
 }
 
 export interface Workload {
@@ -17,11 +25,9 @@ export interface Workload {
   sessions: Session[];
   /** Sessions in flight at once (each runs its turns one after another: a closed loop). */
   concurrency: number;
-  /** Output tokens per reply (the simulated server generates exactly this many). */
-  maxTokens: number;
   /**
-   * Simulated time per real time. Chosen per workload so the simulators' own CPU (≈ 3-10 ms per
-   * reply, see the report) stays well below one core at the request rate the workload reaches.
+   * Simulated time per real time. Chosen per workload so the simulators' own CPU (a few ms per reply,
+   * see the report) stays well below one core at the request rate the workload reaches.
    */
   timeScale: number;
 }
@@ -40,18 +46,25 @@ export function text(key: number, tokens: number): string {
   return s;
 }
 
+/** A turn of about `input` tokens asking for about `output` tokens, both drawn from `key`. */
+function turn(key: number, label: string, input: number, output: number): Turn {
+  const r = rng(key * 7919 + 17);
+  const inTokens = Math.round(input * (0.75 + 0.5 * r()));
+  return { user: `${label}: ` + text(key, inTokens), maxTokens: Math.max(1, Math.round(output * (0.5 + r()))) };
+}
+
 /**
  * The seed's benchmark (Higress blog): 60 sessions x 5 turns, ~200 input tokens per turn, 800 output
- * tokens per reply, concurrency 20 (GenAI-Perf multi-turn, no system prompt).
+ * tokens per reply, concurrency 20 (GenAI-Perf multi-turn, no system prompt). Output scaled to 200.
  */
 export function multiTurn(): Workload {
   const sessions: Session[] = [];
   for (let s = 0; s < 60; s++) {
-    const turns: string[] = [];
-    for (let t = 0; t < 5; t++) turns.push(`Session ${s}, question ${t}: ` + text(1000 * s + t + 1, 200));
+    const turns: Turn[] = [];
+    for (let t = 0; t < 5; t++) turns.push(turn(1000 * s + t + 1, `Session ${s}, question ${t}`, 200, 200));
     sessions.push({ prefix: [], turns });
   }
-  return { name: "multi_turn", about: "60 sessions x 5 turns, 200 in / 200 out tokens per turn (the seed: 800 out), concurrency 20", sessions, concurrency: 20, maxTokens: 200, timeScale: 0.25 };
+  return { name: "multi_turn", about: "60 sessions x 5 turns, ~200 in / ~200 out tokens per turn (the seed: 800 out), concurrency 20", sessions, concurrency: 20, timeScale: 0.25 };
 }
 
 /** Many short conversations behind one long system prompt (an agent's instructions and tool docs). */
@@ -59,11 +72,11 @@ export function sharedSystem(): Workload {
   const system: Msg = { role: "system", content: "You are the support agent. " + text(7, 2000) };
   const sessions: Session[] = [];
   for (let s = 0; s < 90; s++) {
-    const turns: string[] = [];
-    for (let t = 0; t < 3; t++) turns.push(`Customer ${s}, message ${t}: ` + text(50000 + 10 * s + t, 100));
+    const turns: Turn[] = [];
+    for (let t = 0; t < 3; t++) turns.push(turn(50000 + 10 * s + t, `Customer ${s}, message ${t}`, 100, 100));
     sessions.push({ prefix: [system], turns });
   }
-  return { name: "shared_system", about: "90 sessions x 3 turns behind one 2,000-token system prompt, 100 in / 100 out, concurrency 20", sessions, concurrency: 20, maxTokens: 100, timeScale: 0.5 };
+  return { name: "shared_system", about: "90 sessions x 3 turns behind one 2,000-token system prompt, ~100 in / ~100 out, concurrency 20", sessions, concurrency: 20, timeScale: 0.5 };
 }
 
 /**
@@ -77,8 +90,8 @@ export function hotPrefix(): Workload {
     { role: "assistant", content: "I have read the document. What would you like to know?" },
   ];
   const sessions: Session[] = [];
-  for (let s = 0; s < 240; s++) sessions.push({ prefix, turns: [`Question ${s}: ` + text(90000 + s, 50)] });
-  return { name: "hot_prefix", about: "240 requests sharing one 2,500-token prefix, 50 in / 100 out, concurrency 24", sessions, concurrency: 24, maxTokens: 100, timeScale: 0.5 };
+  for (let s = 0; s < 240; s++) sessions.push({ prefix, turns: [turn(90000 + s, `Question ${s}`, 50, 100)] });
+  return { name: "hot_prefix", about: "240 requests sharing one 2,500-token prefix, ~50 in / ~100 out, concurrency 24", sessions, concurrency: 24, timeScale: 0.5 };
 }
 
 export const WORKLOADS = [multiTurn, sharedSystem, hotPrefix];

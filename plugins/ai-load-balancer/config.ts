@@ -48,9 +48,9 @@ export class LbConfig {
     for (let i = 0; i < this.weights.length; i++) if (this.weights[i].address == address) return this.weights[i].weight;
     return 1;
   }
-  /** Policies that read the prompt from the body. */
+  /** Policies that read the prompt from the body (the others decide on the headers). */
   get needsBody(): bool {
-    return this.policy == Policy.PrefixCache || this.policy == Policy.HigressPrefix || this.policy == Policy.EndpointMetrics;
+    return this.policy == Policy.PrefixCache || this.policy == Policy.HigressPrefix;
   }
 }
 

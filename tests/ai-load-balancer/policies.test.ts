@@ -2,6 +2,8 @@
 // answers for every endpoint and records which one each request reached.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import YAML from "yaml";
 import { ManualClock, type Host } from "../../host/index.ts";
 import { CLUSTER, chat, endpointOf, lbHost, post, scriptedUpstream, until } from "./harness.ts";
 import { EPS, filler, scoringScenario } from "./scenario.ts";
@@ -321,6 +323,17 @@ describe("configuration", () => {
     ];
     for (const [config, why] of bad) {
       await assert.rejects(lbHost(config, EPS), (e: Error) => why.test(e.message), JSON.stringify(config));
+    }
+  });
+
+  it("accepts the examples of spec.yaml and wasmplugin.yaml", async () => {
+    const spec = YAML.parse(readFileSync("plugins/ai-load-balancer/spec.yaml", "utf8"));
+    const wp = YAML.parse(readFileSync("plugins/ai-load-balancer/wasmplugin.yaml", "utf8")).spec;
+    // Higress's controller hands the plugin defaultConfig plus matchRules as _rules_.
+    const rules = wp.matchRules.map((r: any) => ({ ...r.config, _match_route_: r.ingress }));
+    for (const config of [spec.spec.configSchema.openAPIV3Schema.example, { ...wp.defaultConfig, _rules_: rules }]) {
+      const host = await lbHost(config, EPS);
+      host.close();
     }
   });
 
