@@ -18,10 +18,22 @@ function skipWs(p: usize, end: usize): usize {
   return p;
 }
 
+// Eight bytes at a time (SWAR): prompts are mostly long strings with nothing to stop at.
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+const QUOTES: u64 = ONES * 0x22;
+const BACKSLASHES: u64 = ONES * 0x5C;
+/** Some byte of w is zero. */
+@inline function zeroByte(w: u64): u64 { return (w - ONES) & ~w & HIGHS; }
+/** Some byte of w is a quote, a backslash or a control character (< 0x20). */
+@inline function stopByte(w: u64): bool { return (zeroByte(w ^ QUOTES) | zeroByte(w ^ BACKSLASHES) | ((w - ONES * 0x20) & ~w & HIGHS)) != 0; }
+
 /** p at the opening quote; the position after the closing quote, or 0 when the string is not terminated. */
 function skipString(p: usize, end: usize): usize {
   p++;
   while (p < end) {
+    while (p + 8 <= end && !stopByte(load<u64>(p))) p += 8;
+    if (p >= end) break;
     const c = load<u8>(p);
     if (c == QUOTE) return p + 1;
     if (c == BACKSLASH) { p += 2; continue; }

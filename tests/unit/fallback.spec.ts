@@ -312,6 +312,18 @@ describe("fallback: scanning bodies without a parse tree", () => {
     expect(scanTopLevel(utf8('{"model":7}')).model).toBe("");
   });
 
+  it("finds quotes, escapes and control characters at every offset of long strings (8-byte steps)", () => {
+    for (let n = 0; n < 24; n++) {
+      const a = "a".repeat(n);
+      const t = scanTopLevel(utf8('{"x":"' + a + '","model":"' + a + '\\"' + a + '"}'));
+      expect(t.ok).toBe(true);
+      expect(t.model).toBe(a + '"' + a);
+      expect(isWholeJson(utf8('{"x":"' + a + "\t" + a + '"}'))).toBe(false);
+      expect(isWholeJson(utf8('{"x":"' + a + '\u00e9\u6a21' + a + '"}'))).toBe(true);
+      expect(isWholeJson(utf8('{"x":"' + a))).toBe(false);
+    }
+  });
+
   it("notices an in-band error at the top level only", () => {
     expect(scanTopLevel(utf8('{"error":{"message":"overloaded"}}')).error).toBe(true);
     expect(scanTopLevel(utf8('{"error":"busy"}')).error).toBe(true);
