@@ -103,6 +103,20 @@ async function instrumented(add: () => Promise<unknown>) {
   return stats;
 }
 
+/** Median Wasm µs per request (callbacks − host calls) and host calls per request, over `n` requests. */
+async function wasmPerRequest(host: Host, stats: Awaited<ReturnType<typeof instrumented>>, req: () => RequestInit, n = 2000) {
+  const samples: number[] = [];
+  let calls = 0;
+  for (let i = 0; i < n; i++) {
+    stats.reset();
+    await host.request(req());
+    samples.push((stats.callbackNs - stats.hostNs) / 1e3);
+    calls += stats.hostCalls;
+  }
+  samples.sort((a, b) => a - b);
+  return { us: samples[n >> 1], calls: calls / n };
+}
+
 export async function benchFallback(): Promise<void> {
   execFileSync("node", ["scripts/build.mjs", "ai-fallback", "empty"], { stdio: "pipe" });
   await successPath();
@@ -126,17 +140,9 @@ async function successPath(): Promise<void> {
     const none = await measure(host, at("/none"));
     const empty = await measure(host, at("/empty"));
     const fb = await measure(host, at("/fb"));
-    // Per request, Wasm time = callbacks − host calls; the median is robust to the process being descheduled.
-    const samples: number[] = [];
-    let calls = 0;
-    for (let i = 0; i < 2000; i++) {
-      wasm.reset();
-      await host.request(at("/timed")());
-      samples.push((wasm.callbackNs - wasm.hostNs) / 1e3);
-      calls += wasm.hostCalls;
-    }
-    samples.sort((a, b) => a - b);
-    rows.push({ name, none: none.cpu, empty: empty.cpu, fb: fb.cpu, wasmUs: samples[samples.length >> 1], calls: calls / samples.length });
+    // The median is robust to the process being descheduled in the middle of a callback.
+    const w = await wasmPerRequest(host, wasm, at("/timed"));
+    rows.push({ name, none: none.cpu, empty: empty.cpu, fb: fb.cpu, wasmUs: w.us, calls: w.calls });
   }
   host.close();
   const h = (s: string, w = 12) => s.padStart(w);
@@ -160,14 +166,17 @@ async function successPath(): Promise<void> {
 async function fallbackLatency(): Promise<void> {
   const host = new Host({ clusters: { dead: { handler: overloaded }, backup: { handler: openAi("gpt-4o-mini") }, qwen: { handler: dashScope } } });
   const onlyQwen = { primary: { name: "dead-q" }, fallbacks: [{ name: "qwen", cluster: "qwen", model: "qwen-plus", protocol: "dashscope" }] };
-  await host.addPlugin({ name: "fb", wasm: "dist/ai-fallback.wasm", config: { ...fallbackCfg("dead"), circuit_breaker: { failure_threshold: 0 } } });
-  await host.addPlugin({ name: "fb-open", wasm: "dist/ai-fallback.wasm", config: { ...fallbackCfg("dead-open"), circuit_breaker: { failure_threshold: 1, open_ms: 3600000 } } });
-  await host.addPlugin({ name: "fb-qwen", wasm: "dist/ai-fallback.wasm", config: { ...onlyQwen, circuit_breaker: { failure_threshold: 0 } } });
+  const after503Wasm = await instrumented(() => host.addPlugin({ name: "fb", wasm: "dist/ai-fallback.wasm",
+    config: { ...fallbackCfg("dead"), circuit_breaker: { failure_threshold: 0 } } }));
+  const openWasm = await instrumented(() => host.addPlugin({ name: "fb-open", wasm: "dist/ai-fallback.wasm",
+    config: { ...fallbackCfg("dead-open"), circuit_breaker: { failure_threshold: 1, open_ms: 3600000 } } }));
+  const qwenWasm = await instrumented(() => host.addPlugin({ name: "fb-qwen", wasm: "dist/ai-fallback.wasm",
+    config: { ...onlyQwen, circuit_breaker: { failure_threshold: 0 } } }));
   host.addRoute({ name: "direct", match: { prefix: "/direct" }, cluster: "backup", plugins: [] });
   host.addRoute({ name: "after503", match: { prefix: "/after503" }, cluster: "dead", plugins: ["fb"] });
   host.addRoute({ name: "open", match: { prefix: "/open" }, cluster: "dead", plugins: ["fb-open"] });
   host.addRoute({ name: "qwen", match: { prefix: "/qwen" }, cluster: "dead", plugins: ["fb-qwen"] });
-  const rows: Array<{ name: string; us: number; base: number }> = [];
+  const rows: Array<{ name: string; us: number; base: number; wasm?: number }> = [];
   for (const stream of [false, true]) {
     const body = chatBody(200, stream);
     const at = (p: string) => post(`${p}/v1/chat/completions`, body);
@@ -175,12 +184,15 @@ async function fallbackLatency(): Promise<void> {
     const sfx = stream ? " stream" : "";
     const direct = (await measure(host, at("/direct"))).wall;
     rows.push({ name: `direct to backup${sfx}`, us: direct, base: direct });
-    rows.push({ name: `503, then backup${sfx}`, us: (await measure(host, at("/after503"))).wall, base: direct });
-    rows.push({ name: `circuit open${sfx}`, us: (await measure(host, at("/open"))).wall, base: direct });
+    rows.push({ name: `503, then backup${sfx}`, us: (await measure(host, at("/after503"))).wall, base: direct,
+      wasm: (await wasmPerRequest(host, after503Wasm, at("/after503"), 1000)).us });
+    rows.push({ name: `circuit open${sfx}`, us: (await measure(host, at("/open"))).wall, base: direct,
+      wasm: (await wasmPerRequest(host, openWasm, at("/open"), 1000)).us });
   }
   const qwenReq = post("/qwen/v1/chat/completions", chatBody(200, false));
   await warm(host, qwenReq);
-  rows.push({ name: "503, then DashScope", us: (await measure(host, qwenReq)).wall, base: rows[0].us });
+  rows.push({ name: "503, then DashScope", us: (await measure(host, qwenReq)).wall, base: rows[0].us,
+    wasm: (await wasmPerRequest(host, qwenWasm, qwenReq, 1000)).us });
   host.close();
 
   // Over real sockets: the OpenAI simulator answering at once, direct vs through an always-failing primary.
@@ -204,16 +216,20 @@ async function fallbackLatency(): Promise<void> {
   rows.push({ name: "HTTP: direct to sim", us: netDirect, base: netDirect });
   rows.push({ name: "HTTP: 503, then sim", us: netFb, base: netDirect });
 
-  console.log(`\n${"fallback latency".padEnd(26)}${"µs".padStart(10)}${"added µs".padStart(12)}${"ratio".padStart(8)}`);
-  for (const r of rows) console.log(`${r.name.padEnd(26)}${r.us.toFixed(1).padStart(10)}${(r.us - r.base).toFixed(1).padStart(12)}${(r.us / r.base).toFixed(2).padStart(8)}`);
+  console.log(`\n${"fallback latency".padEnd(26)}${"µs".padStart(10)}${"added µs".padStart(12)}${"ratio".padStart(8)}${"wasm µs".padStart(10)}`);
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(26)}${r.us.toFixed(1).padStart(10)}${(r.us - r.base).toFixed(1).padStart(12)}${(r.us / r.base).toFixed(2).padStart(8)}` +
+      `${r.wasm === undefined ? "" : r.wasm.toFixed(1).padStart(10)}`);
+  }
   console.log("(wall µs per request, best of 5 rounds of sequential requests; added = over the direct call to the same target\n" +
     " without the plugin; the 503 rows include the primary's own round trip; circuit open = the primary is skipped,\n" +
-    " leaving the callout and the local reply)");
+    " leaving the callout and the local reply; wasm µs = median time in ai-fallback's own code for the request)");
   const by = (n: string) => rows.find((r) => r.name === n)!;
   const added = (n: string) => (by(n).us - by(n).base).toFixed(1);
   console.log(`BENCH fallback direct_us=${by("direct to backup").us.toFixed(1)} after_503_us=${by("503, then backup").us.toFixed(1)} ` +
     `added_us=${added("503, then backup")} circuit_open_added_us=${added("circuit open")} stream_added_us=${added("503, then backup stream")} ` +
-    `dashscope_added_us=${added("503, then DashScope")} http_direct_us=${netDirect.toFixed(1)} http_added_us=${added("HTTP: 503, then sim")}`);
+    `dashscope_added_us=${added("503, then DashScope")} http_direct_us=${netDirect.toFixed(1)} http_added_us=${added("HTTP: 503, then sim")} ` +
+    `fallback_wasm_us=${by("503, then backup").wasm!.toFixed(1)} dashscope_wasm_us=${by("503, then DashScope").wasm!.toFixed(1)}`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

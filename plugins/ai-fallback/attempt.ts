@@ -9,7 +9,7 @@ import {
 } from "../../shared/translate/index";
 import { FallbackConfig, Target } from "./config";
 import { CALL_RESET_PREFIX, CALL_TIMEOUT_BODY, Cause } from "./triggers";
-import { scanTopLevel } from "./scan";
+import { isWholeJson, scanTopLevel, withModel } from "./scan";
 
 /** Client headers a fallback call carries over; everything else (cookies, the client's credentials,
  *  internal headers) stays behind. */
@@ -70,7 +70,6 @@ export class Call {
 
 export function prepareCall(req: ClientRequest, t: Target): Call {
   const call = new Call();
-  const json = req.json();
   const client = req.route.client;
   const target: Protocol = t.protocol < 0 ? client : <Protocol>t.protocol;
   call.protocol = target;
@@ -79,6 +78,7 @@ export function prepareCall(req: ClientRequest, t: Target): Call {
   let body: ArrayBuffer | null = req.body.byteLength ? req.body : null;
   const translating = target != client;
   if (translating) {
+    const json = req.json();
     if (json === null || req.route.api == Api.Unknown) {
       call.error = "only JSON requests to a known AI API can be translated";
       return call;
@@ -96,10 +96,10 @@ export function prepareCall(req: ClientRequest, t: Target): Call {
     body = utf8(out.toString());
     if (path.length == 0) path = tr.path;
   } else {
-    if (t.model.length && json !== null && json.getString("model") != t.model) {
-      const copy = json.clone();
-      copy.set("model", JsonValue.newString(t.model));
-      body = utf8(copy.toString());
+    // Same API: the client's bytes with only the model replaced (no parse, no re-serialisation).
+    if (t.model.length && body !== null && req.model != t.model) {
+      const rewritten = withModel(body, t.model);
+      if (rewritten !== null) body = rewritten;
     }
     if (path.length == 0) path = req.path;
   }
@@ -227,10 +227,14 @@ export function judgeCall(cfg: FallbackConfig, req: ClientRequest, call: Call, t
     return v;
   }
 
-  if (ex === null && !ctype.includes("json")) { v.body = text; return v; }
+  if (ex === null) {
+    // Same API: passed on as it is, once it is known to be a whole JSON value.
+    if (cfg.onMalformed && ctype.includes("json") && !isWholeJson(raw)) return failure(Cause.Malformed, 502, "the answer is not a complete JSON value");
+    v.body = text;
+    return v;
+  }
   const parsed = parseJsonBytes(raw);
   if (parsed === null && cfg.onMalformed) return failure(Cause.Malformed, 502, "the answer is not valid JSON");
-  if (ex === null) { v.body = text; return v; }
   if (parsed === null || !(parsed.isObject() || parsed.isArray())) {
     const e = encodeClientError(client, new ApiError(502, "the fallback's answer is not JSON"), req.requestId);
     v.status = e.status;

@@ -7,6 +7,8 @@
 // matching, nothing after the value. It catches the truncated or cut-off bodies a failing upstream
 // sends; it does not check number syntax or literal spelling.
 
+import { jsonQuote } from "../../shared/json";
+
 const MAX_DEPTH = 512;
 const QUOTE: u8 = 0x22;
 const BACKSLASH: u8 = 0x5C;
@@ -98,6 +100,9 @@ export class TopLevel {
   stream: bool = false;
   /** It has a top-level `error` that is not null (an in-band error). */
   error: bool = false;
+  /** Byte offsets of the top-level `model` value ([modelAt, modelEnd)); -1 when there is none. */
+  modelAt: i32 = -1;
+  modelEnd: i32 = -1;
 }
 
 const MODEL = "model";
@@ -131,7 +136,11 @@ export function scanTopLevel(buf: ArrayBuffer): TopLevel {
     const valueStart = p;
     p = skipValue(p, end);
     if (p == 0) return out;
-    if (keyIs(keyStart, keyLen, MODEL) && load<u8>(valueStart) == QUOTE) out.model = stringValue(valueStart, p);
+    if (keyIs(keyStart, keyLen, MODEL)) {
+      out.modelAt = <i32>(valueStart - base);
+      out.modelEnd = <i32>(p - base);
+      if (load<u8>(valueStart) == QUOTE) out.model = stringValue(valueStart, p);
+    }
     else if (keyIs(keyStart, keyLen, STREAM)) out.stream = p - valueStart == 4 && keyIs(valueStart, 4, "true");
     else if (keyIs(keyStart, keyLen, ERROR)) out.error = !(p - valueStart == 4 && keyIs(valueStart, 4, "null"));
     p = skipWs(p, end);
@@ -190,4 +199,30 @@ function hex4(p: usize): i32 {
     v = (v << 4) | d;
   }
   return v;
+}
+
+/**
+ * The body with its top-level `model` set to `model` (the value replaced in place, or the key added
+ * first), the rest byte for byte; null when the body is not a JSON object.
+ */
+export function withModel(body: ArrayBuffer, model: string): ArrayBuffer | null {
+  const top = scanTopLevel(body);
+  if (!top.ok) return null;
+  const quoted = String.UTF8.encode(jsonQuote(model));
+  const base = changetype<usize>(body);
+  let cut = top.modelAt;
+  let end = top.modelEnd;
+  let insert = quoted;
+  if (cut < 0) {
+    // No model yet: `"model":"x",` right after the opening brace (without the comma in an empty object).
+    cut = end = <i32>(skipWs(base, base + <usize>body.byteLength) - base) + 1;
+    const empty = load<u8>(skipWs(base + <usize>cut, base + <usize>body.byteLength)) == 0x7D;
+    insert = String.UTF8.encode("\"model\":" + jsonQuote(model) + (empty ? "" : ","));
+  }
+  const out = new ArrayBuffer(body.byteLength - (end - cut) + insert.byteLength);
+  const o = changetype<usize>(out);
+  memory.copy(o, base, <usize>cut);
+  memory.copy(o + <usize>cut, changetype<usize>(insert), <usize>insert.byteLength);
+  memory.copy(o + <usize>cut + <usize>insert.byteLength, base + <usize>end, <usize>(body.byteLength - end));
+  return out;
 }

@@ -10,8 +10,8 @@ import {
   Admission, CircuitParams, CircuitRecord, CircuitState, admitTarget, readCircuit, releaseProbe, reportTarget,
 } from "../../plugins/ai-fallback/circuit";
 import { FallbackConfig, FallbackParser, authorityFromCluster } from "../../plugins/ai-fallback/config";
-import { isWholeJson, scanTopLevel } from "../../plugins/ai-fallback/scan";
-import { utf8 } from "../../shared/proxy/hostcalls";
+import { isWholeJson, scanTopLevel, withModel } from "../../plugins/ai-fallback/scan";
+import { utf8, fromUtf8 } from "../../shared/proxy/hostcalls";
 
 function statuses(patterns: string[]): StatusSet {
   const s = new StatusSet();
@@ -342,6 +342,19 @@ describe("fallback: scanning bodies without a parse tree", () => {
     expect(isWholeJson(utf8(' [1, {"a": null}] \n'))).toBe(true);
     const bad = ['{"malformed": ', '{"a":[1,2]', '{"a":1}}', '{"a":1} x', '"str"', '42', '{"a":"b\\"}', '{"a":"line\nbreak"}', '{]', ''];
     for (let i = 0; i < bad.length; i++) expect(isWholeJson(utf8(bad[i]))).toBe(false, bad[i]);
+  });
+
+  it("withModel replaces the top-level model in place, or adds it, and leaves every other byte", () => {
+    const swap = (body: string, model: string): string => {
+      const r = withModel(utf8(body), model);
+      return r == null ? "<null>" : fromUtf8(r);
+    };
+    expect(swap('{"model":"llama", "messages":[{"model":"inner"}]}', "qwen-plus")).toBe('{"model":"qwen-plus", "messages":[{"model":"inner"}]}');
+    expect(swap(' { "stream":true,\n"model" : null }', 'a"b')).toBe(' { "stream":true,\n"model" : "a\\"b" }');
+    expect(swap('{"messages":[]}', "m")).toBe('{"model":"m","messages":[]}');
+    expect(swap('{ }', "m")).toBe('{"model":"m" }');
+    expect(swap('{"model":"a"', "m")).toBe("<null>");
+    expect(swap('[1]', "m")).toBe("<null>");
   });
 
   it("deep nesting neither traps nor passes past its limit", () => {
