@@ -243,7 +243,7 @@ class AiProxyStream extends HttpContext {
       replaceHeader(MapType.RequestHeaders, "x-dashscope-sse", "enable");
       replaceHeader(MapType.RequestHeaders, "accept", "text/event-stream");
     }
-    setBuffer(BufferType.RequestBody, utf8(out.toString()));
+    setBuffer(BufferType.RequestBody, out);
     return DataAction.Continue;
   }
 
@@ -280,9 +280,9 @@ class AiProxyStream extends HttpContext {
       const st = this.stream;
       if (st === null) return DataAction.Continue;
       const chunk: ArrayBuffer | null = size > 0 ? getBuffer(BufferType.ResponseBody, 0, <i32>size) : null;
-      let out = chunk === null ? "" : st.feed(chunk);
-      if (eos) out += st.finish();
-      setBuffer(BufferType.ResponseBody, utf8(out));
+      if (chunk !== null) st.push(chunk);
+      if (eos) st.end();
+      setBuffer(BufferType.ResponseBody, st.take());
       if (st.error.length && eos) logWarn("stream ended with error: " + st.error);
       return DataAction.Continue;
     }

@@ -3,9 +3,9 @@
 import { JsonValue } from "../json";
 import { SseParser } from "../sse";
 import {
-  ChatEvent, ChatResult, EventKind, Exchange, Protocol, StreamDecoder, StreamEncoder, TranslateOptions, TranslatedRequest,
-  errorEvent, note,
+  ChatEvents, ChatResult, EventKind, Exchange, Protocol, StreamDecoder, StreamEncoder, TranslateOptions, TranslatedRequest, note,
 } from "./types";
+import { JsonWriter } from "./writer";
 import {
   AnthropicStreamDecoder, AnthropicStreamEncoder, anthropicRequestToOpenAI, decodeAnthropicResponse, encodeAnthropicResponse,
   openAIRequestToAnthropic,
@@ -17,6 +17,7 @@ import {
 import { OpenAIStreamDecoder, OpenAIStreamEncoder, decodeOpenAIResponse, encodeOpenAIResponse, pivotToOpenAI } from "./chat_openai";
 
 export const OPENAI_CHAT_PATH = "/v1/chat/completions";
+const requestBody = new JsonWriter(16 << 10); // reused: each body is copied out at its size
 export const ANTHROPIC_MESSAGES_PATH = "/v1/messages";
 
 /** Client chat request -> provider chat request. `multimodalPath`: a DashScope client called the multimodal endpoint. */
@@ -44,21 +45,22 @@ export function translateChatRequest(client: Protocol, provider: Protocol, body:
   }
   ex.model = pivot.getString("model");
   ex.stream = pivot.getBool("stream");
+  const w = requestBody;
+  w.reset();
   if (provider == Protocol.Anthropic) {
-    r.body = openAIRequestToAnthropic(pivot, opts, r.dropped, r.defaulted);
+    openAIRequestToAnthropic(pivot, opts, r.dropped, r.defaulted, w);
     r.path = ANTHROPIC_MESSAGES_PATH;
   } else if (provider == Protocol.DashScope) {
-    const d = openAIRequestToDashScope(pivot, r.dropped);
-    r.body = d.body;
-    r.path = d.path;
+    r.path = openAIRequestToDashScope(pivot, r.dropped, w);
   } else {
     if (client != Protocol.OpenAI) {
       pivotToOpenAI(pivot, r.dropped);
       stripReasoningHistory(pivot, r.dropped);
     }
-    r.body = pivot;
+    w.value(pivot);
     r.path = OPENAI_CHAT_PATH;
   }
+  r.body = w.bytes();
   return r;
 }
 
@@ -95,15 +97,16 @@ export function newStreamEncoder(ex: Exchange): StreamEncoder {
 }
 
 /**
- * Translates a provider's chat event stream to the client's, chunk by chunk: feed() the bytes as they
- * arrive, send what it returns; finish() at the end of the upstream body. A malformed or truncated
- * upstream stream ends in the client protocol's error event; nothing after that is forwarded.
+ * Translates a provider's chat event stream to the client's, chunk by chunk: push() the bytes as they
+ * arrive and end() at the end of the upstream body; take() what to send so far (UTF-8). A malformed or
+ * truncated upstream stream ends in the client protocol's error event; nothing after that is forwarded.
  */
 export class ChatStreamTranslator {
   private parser: SseParser = new SseParser();
   private decoder: StreamDecoder;
   private encoder: StreamEncoder;
-  private events: ChatEvent[] = [];
+  private events: ChatEvents = new ChatEvents();
+  private out: JsonWriter = new JsonWriter();
   private ended: bool = false;
   /** Set once the client stream has been terminated (Done or Error sent). */
   closed: bool = false;
@@ -115,55 +118,64 @@ export class ChatStreamTranslator {
     this.encoder = newStreamEncoder(ex);
   }
 
-  feed(chunk: ArrayBuffer): string {
-    if (this.closed) return "";
+  push(chunk: ArrayBuffer): void {
+    if (this.closed) return;
     const events = this.parser.feed(chunk);
-    let out = "";
     for (let i = 0; i < events.length && !this.closed; i++) {
-      this.decoder.decode(events[i], this.events);
-      out += this.drain();
+      this.decoder.decode(unchecked(events[i]), this.events);
+      this.drain();
     }
     const perr = this.parser.error();
     if (perr.length && !this.closed) {
-      this.events.push(errorEvent(502, "upstream event stream is malformed: " + perr));
-      out += this.drain();
+      this.events.error(502, "upstream event stream is malformed: " + perr);
+      this.drain();
     }
-    return out;
   }
 
-  feedString(s: string): string { return this.feed(String.UTF8.encode(s)); }
-
-  finish(): string {
-    if (this.ended) return "";
+  end(): void {
+    if (this.ended) return;
     this.ended = true;
-    let out = "";
     if (!this.closed) {
       const rest = this.parser.finish();
       for (let i = 0; i < rest.length && !this.closed; i++) {
-        this.decoder.decode(rest[i], this.events);
-        out += this.drain();
+        this.decoder.decode(unchecked(rest[i]), this.events);
+        this.drain();
       }
     }
     if (!this.closed) {
       this.decoder.end(this.events);
-      out += this.drain();
+      this.drain();
     }
-    return out;
   }
 
-  private drain(): string {
-    let out = "";
+  /** The client bytes produced since the last take(). */
+  take(): ArrayBuffer {
+    const bytes = this.out.bytes();
+    this.out.reset();
+    return bytes;
+  }
+
+  /** take() as text. */
+  takeText(): string {
+    const text = this.out.text();
+    this.out.reset();
+    return text;
+  }
+
+  feed(chunk: ArrayBuffer): string { this.push(chunk); return this.takeText(); }
+  feedString(s: string): string { return this.feed(String.UTF8.encode(s)); }
+  finish(): string { this.end(); return this.takeText(); }
+
+  private drain(): void {
     const evs = this.events;
-    for (let i = 0; i < evs.length; i++) {
-      const e = evs[i];
-      if (this.closed) break;
-      out += this.encoder.encode(e);
+    for (let i = 0; i < evs.length && !this.closed; i++) {
+      const e = evs.at(i);
+      this.encoder.encode(e, this.out);
       if (e.kind == EventKind.Done || e.kind == EventKind.Error) {
         this.closed = true;
         if (e.kind == EventKind.Error) this.error = e.text;
       }
     }
-    evs.length = 0;
-    return out;
+    evs.clear();
   }
 }

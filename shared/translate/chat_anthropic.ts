@@ -4,9 +4,10 @@
 import { JsonValue, parseJson, jsonQuote } from "../json";
 import { SseEvent } from "../sse";
 import {
-  ChatEvent, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions,
-  Usage, errorEvent, note,
+  ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, Usage, note,
 } from "./types";
+import { JsonText, eventJson } from "./reader";
+import { JsonWriter } from "./writer";
 import { contentText, copyKey, countAt, jarr, jint, jobj, jstr, splitDataUrl, strAt, stringList, objAt } from "./util";
 
 // ---------------------------------------------------------------- requests
@@ -153,31 +154,43 @@ function anthropicToolChoiceToOpenAI(v: JsonValue, out: JsonValue, dropped: stri
   if (v.getBool("disable_parallel_tool_use")) out.set("parallel_tool_calls", JsonValue.newBool(false));
 }
 
-/** OpenAI chat request (pivot) -> Anthropic request body. */
-export function openAIRequestToAnthropic(src: JsonValue, opts: TranslateOptions, dropped: string[], defaulted: string[]): JsonValue {
-  const out = jobj();
-  const system = jarr();
-  const messages = jarr();
+// Parts of an Anthropic request written while its messages are read, placed after the other members.
+const systemBlocks = new JsonWriter();
+const messageList = new JsonWriter();
+
+/** OpenAI chat request (pivot) -> Anthropic request body, written to w. */
+export function openAIRequestToAnthropic(src: JsonValue, opts: TranslateOptions, dropped: string[], defaulted: string[], w: JsonWriter): void {
+  systemBlocks.reset();
+  messageList.reset();
   let maxTokens: JsonValue | null = null;
   let toolChoice: JsonValue | null = null;
   let noParallel = false;
+  w.byte(0x7B);
   const keys = src.keys();
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     const v = src.get(k);
     if (v === null || v.isNull()) continue;
-    if (k == "model" || k == "temperature" || k == "top_p" || k == "top_k" || k == "stream") out.set(k, v);
-    else if (k == "messages") openAIMessagesToAnthropic(v, system, messages, dropped);
+    if (k == "model" || k == "temperature" || k == "top_p" || k == "top_k" || k == "stream") { w.key(k); w.value(v); }
+    else if (k == "messages") openAIMessagesToAnthropic(v, systemBlocks, messageList, dropped);
     else if (k == "max_tokens" || k == "max_completion_tokens") maxTokens = v;
-    else if (k == "stop") { const s = stringList(v); if (s.length) { const a = jarr(); for (let j = 0; j < s.length; j++) a.push(jstr(s[j])); out.set("stop_sequences", a); } }
-    else if (k == "tools") openAIToolsToAnthropic(v, out, dropped);
+    else if (k == "stop") {
+      const s = stringList(v);
+      if (s.length) {
+        w.key("stop_sequences");
+        w.byte(0x5B);
+        for (let j = 0; j < s.length; j++) { w.comma(); w.str(s[j]); }
+        w.byte(0x5D);
+      }
+    }
+    else if (k == "tools") openAIToolsToAnthropic(v, w, dropped);
     else if (k == "tool_choice") toolChoice = openAIToolChoiceToAnthropic(v, dropped);
     else if (k == "parallel_tool_calls") noParallel = v.isBool() && !v.asBool();
-    else if (k == "user") out.set("metadata", jobj().set("user_id", v));
+    else if (k == "user") { w.key("metadata"); w.raw("{\"user_id\":"); w.value(v); w.byte(0x7D); }
     else if (k == "enable_thinking") {
       if (!v.asBool()) continue;
       const budget = src.get("thinking_budget");
-      if (budget !== null && budget.isNumber()) out.set("thinking", jobj().set("type", jstr("enabled")).set("budget_tokens", budget));
+      if (budget !== null && budget.isNumber()) { w.key("thinking"); w.raw("{\"type\":\"enabled\",\"budget_tokens\":"); w.value(budget); w.byte(0x7D); }
       else note(dropped, "enable_thinking"); // Anthropic needs a budget; inventing one would change the request
     } else if (k == "thinking_budget") continue;
     else if (k == "stream_options") continue; // Anthropic always reports usage
@@ -185,21 +198,31 @@ export function openAIRequestToAnthropic(src: JsonValue, opts: TranslateOptions,
     else if (k == "response_format") { if (v.getString("type") != "text") note(dropped, "response_format"); }
     else note(dropped, k);
   }
-  if (system.length) out.set("system", system);
-  out.set("messages", messages);
+  if (systemBlocks.length) { w.key("system"); w.byte(0x5B); w.append(systemBlocks); w.byte(0x5D); }
+  w.key("messages");
+  w.byte(0x5B);
+  w.append(messageList);
+  if (messageList.length) w.raw("]}"); // the last message stays open for merging
+  w.byte(0x5D);
+  w.key("max_tokens");
   if (maxTokens === null) {
-    out.set("max_tokens", jint(opts.defaultMaxTokens));
+    w.int(opts.defaultMaxTokens);
     note(defaulted, "max_tokens=" + opts.defaultMaxTokens.toString());
-  } else out.set("max_tokens", maxTokens);
+  } else w.value(maxTokens);
   if (noParallel) {
     if (toolChoice === null) toolChoice = jobj().set("type", jstr("auto"));
     if (toolChoice.getString("type") != "none") toolChoice.set("disable_parallel_tool_use", JsonValue.newBool(true));
   }
-  if (toolChoice !== null) out.set("tool_choice", toolChoice);
-  return out;
+  if (toolChoice !== null) { w.key("tool_choice"); w.value(toolChoice); }
+  w.byte(0x7D);
 }
 
-function openAIMessagesToAnthropic(src: JsonValue, system: JsonValue, out: JsonValue, dropped: string[]): void {
+/**
+ * Messages in Anthropic's shape. Anthropic wants strictly alternating roles, so consecutive messages
+ * of one role merge: the last message written stays open (`{"role":…,"content":[…`) for more blocks.
+ */
+function openAIMessagesToAnthropic(src: JsonValue, system: JsonWriter, out: JsonWriter, dropped: string[]): void {
+  let openRole = "";
   const msgs = src.items();
   for (let i = 0; i < msgs.length; i++) {
     const m = msgs[i];
@@ -208,21 +231,34 @@ function openAIMessagesToAnthropic(src: JsonValue, system: JsonValue, out: JsonV
     if (m.has("name")) note(dropped, "messages.name");
     const content = m.get("content");
     if (role == "system" || role == "developer") {
-      system.push(jobj().set("type", jstr("text")).set("text", jstr(contentText(content, "\n"))));
+      system.comma();
+      textBlock(system, contentText(content, "\n"));
       continue;
     }
-    const blocks = jarr();
-    if (role == "tool") {
-      blocks.push(jobj().set("type", jstr("tool_result")).set("tool_use_id", jstr(m.getString("tool_call_id")))
-        .set("content", jstr(contentText(content, "\n"))));
-      appendMessage(out, "user", blocks);
+    const isTool = role == "tool";
+    if (!isTool && role != "user" && role != "assistant") { note(dropped, "messages.role." + role); continue; }
+    const as = isTool ? "user" : role;
+    if (out.length == 0 || openRole != as) {
+      if (out.length) out.raw("]}");
+      out.comma();
+      out.raw("{\"role\":");
+      out.str(as);
+      out.raw(",\"content\":[");
+      openRole = as;
+    }
+    if (isTool) {
+      out.comma();
+      out.raw("{\"type\":\"tool_result\",\"tool_use_id\":");
+      out.str(m.getString("tool_call_id"));
+      out.raw(",\"content\":");
+      out.str(contentText(content, "\n"));
+      out.byte(0x7D);
       continue;
     }
-    if (role != "user" && role != "assistant") { note(dropped, "messages.role." + role); continue; }
-    if (content !== null && content.isArray()) openAIPartsToAnthropic(content, blocks, dropped);
+    if (content !== null && content.isArray()) openAIPartsToAnthropic(content, out, dropped);
     else {
       const text = contentText(content);
-      if (text.length) blocks.push(jobj().set("type", jstr("text")).set("text", jstr(text)));
+      if (text.length) { out.comma(); textBlock(out, text); }
     }
     if (role == "assistant") {
       if (m.has("reasoning_content")) note(dropped, "messages.reasoning_content"); // Anthropic needs its signature
@@ -234,61 +270,76 @@ function openAIMessagesToAnthropic(src: JsonValue, system: JsonValue, out: JsonV
           const args = strAt(fn, "arguments");
           let input = args.length ? parseJson(args) : jobj();
           if (input === null || !input.isObject()) { note(dropped, "messages.tool_calls.arguments"); input = jobj(); }
-          blocks.push(jobj().set("type", jstr("tool_use")).set("id", jstr(items[j].getString("id")))
-            .set("name", jstr(strAt(fn, "name"))).set("input", input));
+          out.comma();
+          out.raw("{\"type\":\"tool_use\",\"id\":");
+          out.str(items[j].getString("id"));
+          out.raw(",\"name\":");
+          out.str(strAt(fn, "name"));
+          out.raw(",\"input\":");
+          out.value(input);
+          out.byte(0x7D);
         }
       }
     }
-    appendMessage(out, role, blocks);
   }
 }
 
-/** Anthropic wants strictly alternating roles: consecutive messages of one role merge. */
-function appendMessage(out: JsonValue, role: string, blocks: JsonValue): void {
-  const n = out.length;
-  const last = n > 0 ? out.at(n - 1) : null;
-  if (last !== null && last.getString("role") == role) {
-    const prev = last.getArray("content");
-    if (prev !== null) { const b = blocks.items(); for (let i = 0; i < b.length; i++) prev.push(b[i]); return; }
-  }
-  out.push(jobj().set("role", jstr(role)).set("content", blocks));
+function textBlock(w: JsonWriter, text: string): void {
+  w.raw("{\"type\":\"text\",\"text\":");
+  w.str(text);
+  w.byte(0x7D);
 }
 
-function openAIPartsToAnthropic(parts: JsonValue, blocks: JsonValue, dropped: string[]): void {
+function openAIPartsToAnthropic(parts: JsonValue, blocks: JsonWriter, dropped: string[]): void {
   const items = parts.items();
   for (let i = 0; i < items.length; i++) {
     const p = items[i];
-    if (p.isString()) { blocks.push(jobj().set("type", jstr("text")).set("text", p)); continue; }
+    if (p.isString()) { blocks.comma(); textBlock(blocks, p.asString()); continue; }
     const t = p.getString("type");
-    if (t == "text") blocks.push(jobj().set("type", jstr("text")).set("text", jstr(p.getString("text"))));
+    if (t == "text") { blocks.comma(); textBlock(blocks, p.getString("text")); }
     else if (t == "image_url") {
       const iu = p.get("image_url");
       const url = iu === null ? "" : iu.isString() ? iu.asString() : iu.getString("url");
       const data = splitDataUrl(url);
-      const source = data !== null && data.length == 2
-        ? jobj().set("type", jstr("base64")).set("media_type", jstr(data[0])).set("data", jstr(data[1]))
-        : jobj().set("type", jstr("url")).set("url", jstr(url));
       if (iu !== null && iu.isObject() && iu.has("detail")) note(dropped, "messages.content.image_url.detail");
-      blocks.push(jobj().set("type", jstr("image")).set("source", source));
+      blocks.comma();
+      blocks.raw("{\"type\":\"image\",\"source\":");
+      if (data !== null && data.length == 2) {
+        blocks.raw("{\"type\":\"base64\",\"media_type\":"); blocks.str(data[0]);
+        blocks.raw(",\"data\":"); blocks.str(data[1]);
+      } else {
+        blocks.raw("{\"type\":\"url\",\"url\":"); blocks.str(url);
+      }
+      blocks.raw("}}");
     } else note(dropped, "messages.content." + t);
   }
 }
 
-function openAIToolsToAnthropic(src: JsonValue, out: JsonValue, dropped: string[]): void {
-  const tools = jarr();
+function openAIToolsToAnthropic(src: JsonValue, w: JsonWriter, dropped: string[]): void {
+  const mark = w.length;
+  w.key("tools");
+  w.byte(0x5B);
+  let count = 0;
   const items = src.items();
   for (let i = 0; i < items.length; i++) {
     const t = items[i];
     const fn = t.getObject("function");
     if (t.getString("type") != "function" || fn === null) { note(dropped, "tools." + t.getString("type")); continue; }
-    const tool = jobj().set("name", jstr(fn.getString("name")));
-    copyKey(fn, tool, "description");
+    w.comma();
+    w.raw("{\"name\":");
+    w.str(fn.getString("name"));
+    const description = fn.get("description");
+    if (description !== null && !description.isNull()) { w.raw(",\"description\":"); w.value(description); }
+    w.raw(",\"input_schema\":");
     const params = fn.get("parameters");
-    tool.set("input_schema", params !== null && params.isObject() ? params : jobj().set("type", jstr("object")).set("properties", jobj()));
+    if (params !== null && params.isObject()) w.value(params);
+    else w.raw("{\"type\":\"object\",\"properties\":{}}");
+    w.byte(0x7D);
     if (fn.has("strict")) note(dropped, "tools.function.strict");
-    tools.push(tool);
+    count++;
   }
-  if (tools.length) out.set("tools", tools);
+  if (count) w.byte(0x5D);
+  else w.truncate(mark); // no tools member at all
 }
 
 function openAIToolChoiceToAnthropic(v: JsonValue, dropped: string[]): JsonValue | null {
@@ -385,75 +436,100 @@ export function encodeAnthropicResponse(r: ChatResult, ex: Exchange): string {
 
 // ---------------------------------------------------------------- streams
 
+/** Usage of a streamed Anthropic event (the same fields and sums as anthropicUsage). */
+function readAnthropicUsage(j: JsonText, u: i32, r: Usage): void {
+  if (u < 0) return;
+  const input = j.count(u, "input_tokens");
+  const read = j.count(u, "cache_read_input_tokens");
+  const created = j.count(u, "cache_creation_input_tokens");
+  if (input >= 0) r.prompt = input + (read > 0 ? read : 0) + (created > 0 ? created : 0);
+  if (read >= 0) r.cached = read;
+  r.completion = j.count(u, "output_tokens");
+}
+
+const enum Event { Other, MessageStart, BlockStart, BlockDelta, MessageDelta, MessageStop, Error }
+const EVENT_NAMES: string[] = ["", "message_start", "content_block_start", "content_block_delta", "message_delta", "message_stop", "error"];
+
+/** The event's type: its data's "type" string, else the SSE event name. */
+function eventOf(j: JsonText, data: i32, sseEvent: string): Event {
+  const t = j.get(data, "type");
+  const typed = j.isString(t);
+  for (let i = 1; i < EVENT_NAMES.length; i++) {
+    const name = unchecked(EVENT_NAMES[i]);
+    if (typed ? j.equals(t, name) : sseEvent == name) return <Event>i;
+  }
+  return Event.Other;
+}
+
 export class AnthropicStreamDecoder extends StreamDecoder {
   private toolOfBlock: Map<i32, i32> = new Map<i32, i32>();
   private tools: i32 = 0;
   private finished: bool = false;
   private done: bool = false;
 
-  decode(ev: SseEvent, out: ChatEvent[]): void {
+  decode(ev: SseEvent, out: ChatEvents): void {
     if (this.done) return;
-    const data = parseJson(ev.data);
-    if (data === null || !data.isObject()) {
+    const j = eventJson;
+    if (!j.load(ev.data) || !j.isObject(j.root)) {
       if (ev.data.length == 0) return; // comment-only or keep-alive event
-      out.push(errorEvent(502, "upstream sent a malformed stream event"));
+      out.error(502, "upstream sent a malformed stream event");
       this.done = true;
       return;
     }
-    const type = data.getString("type", ev.event);
-    if (type == "message_start") {
-      const msg = data.getObject("message");
-      const e = ChatEvent.of(EventKind.Start);
-      e.id = strAt(msg, "id");
-      e.name = strAt(msg, "model");
-      e.usage = anthropicUsage(objAt(msg, "usage"));
-      out.push(e);
-    } else if (type == "content_block_start") {
-      const cb = data.getObject("content_block");
-      const t = strAt(cb, "type");
-      if (t == "tool_use") {
-        const e = ChatEvent.of(EventKind.ToolCall);
+    const data = j.root;
+    const type = eventOf(j, data, ev.event);
+    if (type == Event.MessageStart) {
+      const msg = j.getObject(data, "message");
+      const e = out.add(EventKind.Start);
+      e.id = j.getString(msg, "id");
+      e.name = j.getString(msg, "model");
+      readAnthropicUsage(j, j.getObject(msg, "usage"), e.withUsage());
+    } else if (type == Event.BlockStart) {
+      const cb = j.getObject(data, "content_block");
+      if (j.stringIs(cb, "type", "tool_use")) {
+        const e = out.add(EventKind.ToolCall);
         e.index = this.tools;
-        e.id = strAt(cb, "id");
-        e.name = strAt(cb, "name");
-        this.toolOfBlock.set(<i32>data.getInt("index"), this.tools++);
-        out.push(e);
-      } else if (t == "text" && strAt(cb, "text").length) out.push(ChatEvent.of(EventKind.Text, strAt(cb, "text")));
-      else if (t == "thinking" && strAt(cb, "thinking").length) out.push(ChatEvent.of(EventKind.Reasoning, strAt(cb, "thinking")));
-    } else if (type == "content_block_delta") {
-      const d = data.getObject("delta");
-      const t = strAt(d, "type");
-      if (t == "text_delta") out.push(ChatEvent.of(EventKind.Text, strAt(d, "text")));
-      else if (t == "thinking_delta") out.push(ChatEvent.of(EventKind.Reasoning, strAt(d, "thinking")));
-      else if (t == "input_json_delta") {
-        const block = <i32>data.getInt("index");
-        const part = strAt(d, "partial_json");
-        if (!this.toolOfBlock.has(block) || part.length == 0) return;
-        const e = ChatEvent.of(EventKind.ToolArgs, part);
-        e.index = this.toolOfBlock.get(block);
-        out.push(e);
+        e.id = j.getString(cb, "id");
+        e.name = j.getString(cb, "name");
+        this.toolOfBlock.set(<i32>j.getInt(data, "index"), this.tools++);
+      } else if (j.stringIs(cb, "type", "text")) {
+        const text = j.getString(cb, "text");
+        if (text.length) out.add(EventKind.Text, text);
+      } else if (j.stringIs(cb, "type", "thinking")) {
+        const thinking = j.getString(cb, "thinking");
+        if (thinking.length) out.add(EventKind.Reasoning, thinking);
       }
-    } else if (type == "message_delta") {
-      const d = data.getObject("delta");
-      const stop = strAt(d, "stop_reason");
-      if (stop.length) { out.push(ChatEvent.of(EventKind.Finish, anthropicStopToFinish(stop))); this.finished = true; }
-      const u = data.getObject("usage");
-      if (u !== null) { const e = ChatEvent.of(EventKind.Usage); e.usage = anthropicUsage(u); out.push(e); }
-    } else if (type == "message_stop") {
-      out.push(ChatEvent.of(EventKind.Done));
+    } else if (type == Event.BlockDelta) {
+      const d = j.getObject(data, "delta");
+      if (j.stringIs(d, "type", "text_delta")) out.add(EventKind.Text, j.getString(d, "text"));
+      else if (j.stringIs(d, "type", "thinking_delta")) out.add(EventKind.Reasoning, j.getString(d, "thinking"));
+      else if (j.stringIs(d, "type", "input_json_delta")) {
+        const block = <i32>j.getInt(data, "index");
+        const part = j.getString(d, "partial_json");
+        if (!this.toolOfBlock.has(block) || part.length == 0) return;
+        out.add(EventKind.ToolArgs, part).index = this.toolOfBlock.get(block);
+      }
+    } else if (type == Event.MessageDelta) {
+      const stop = j.getString(j.getObject(data, "delta"), "stop_reason");
+      if (stop.length) { out.add(EventKind.Finish, anthropicStopToFinish(stop)); this.finished = true; }
+      const u = j.getObject(data, "usage");
+      if (u >= 0) readAnthropicUsage(j, u, out.add(EventKind.Usage).withUsage());
+    } else if (type == Event.MessageStop) {
+      out.add(EventKind.Done);
       this.done = true;
-    } else if (type == "error") {
-      const err = data.getObject("error");
-      const kind = strAt(err, "type");
-      out.push(errorEvent(anthropicErrorStatus(kind), strAt(err, "message"), kind));
+    } else if (type == Event.Error) {
+      const err = j.getObject(data, "error");
+      const kind = j.getString(err, "type");
+      out.error(anthropicErrorStatus(kind), j.getString(err, "message"), kind);
       this.done = true;
     }
   }
 
-  end(out: ChatEvent[]): void {
+  end(out: ChatEvents): void {
     if (this.done) return;
     this.done = true;
-    out.push(this.finished ? ChatEvent.of(EventKind.Done) : errorEvent(502, "upstream stream ended before message_stop"));
+    if (this.finished) out.add(EventKind.Done);
+    else out.error(502, "upstream stream ended before message_stop");
   }
 }
 
@@ -487,7 +563,12 @@ export function anthropicErrorBody(status: i32, message: string): string {
 
 const BLOCK_NONE = 0, BLOCK_TEXT = 1, BLOCK_THINKING = 2, BLOCK_TOOL = 3;
 
-function sse(event: string, data: string): string { return "event: " + event + "\ndata: " + data + "\n\n"; }
+/** Starts an SSE event up to its data; the caller writes the data and ends it with "\n\n". */
+function sse(w: JsonWriter, event: string): void {
+  w.raw("event: ");
+  w.raw(event);
+  w.raw("\ndata: ");
+}
 
 export class AnthropicStreamEncoder extends StreamEncoder {
   private started: bool = false;
@@ -502,76 +583,108 @@ export class AnthropicStreamEncoder extends StreamEncoder {
 
   constructor(private ex: Exchange) { super(); }
 
-  encode(e: ChatEvent): string {
-    if (this.closed) return "";
+  encode(e: ChatEvent, w: JsonWriter): void {
+    if (this.closed) return;
     const k = e.kind;
     if (k == EventKind.Start) {
       if (e.id.length) this.id = e.id;
       if (e.name.length) this.model = e.name;
-      const u = e.usage;
-      if (u !== null) this.usage.merge(u);
-      return this.start();
+      if (e.hasUsage) this.usage.merge(e.usage);
+      this.start(w);
+      return;
     }
-    if (k == EventKind.Usage) { const u = e.usage; if (u !== null) this.usage.merge(u); return ""; }
-    if (k == EventKind.Finish) { this.stop = finishToAnthropicStop(e.text); return ""; }
+    if (k == EventKind.Usage) { if (e.hasUsage) this.usage.merge(e.usage); return; }
+    if (k == EventKind.Finish) { this.stop = finishToAnthropicStop(e.text); return; }
     if (k == EventKind.Error) {
       this.closed = true;
-      return sse("error", anthropicErrorBody(e.index, e.text));
+      sse(w, "error");
+      w.raw(anthropicErrorBody(e.index, e.text));
+      w.raw("\n\n");
+      return;
     }
-    let out = this.start();
+    this.start(w);
     if (k == EventKind.Text || k == EventKind.Reasoning) {
       const kind = k == EventKind.Text ? BLOCK_TEXT : BLOCK_THINKING;
       if (this.blockKind != kind) {
-        out += this.closeBlock() + this.openBlock(kind, kind == BLOCK_TEXT
-          ? "{\"type\":\"text\",\"text\":\"\"}" : "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}");
+        this.closeBlock(w);
+        this.openBlock(w, kind);
+        w.raw(kind == BLOCK_TEXT ? "{\"type\":\"text\",\"text\":\"\"}}\n\n" : "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n");
       }
-      const delta = kind == BLOCK_TEXT ? "{\"type\":\"text_delta\",\"text\":" : "{\"type\":\"thinking_delta\",\"thinking\":";
-      return out + this.delta(this.block, delta + jsonQuote(e.text) + "}");
-    }
-    if (k == EventKind.ToolCall) {
-      out += this.closeBlock() + this.openBlock(BLOCK_TOOL, "{\"type\":\"tool_use\",\"id\":" + jsonQuote(e.id) +
-        ",\"name\":" + jsonQuote(e.name) + ",\"input\":{}}");
+      this.delta(w, this.block);
+      w.raw(kind == BLOCK_TEXT ? "{\"type\":\"text_delta\",\"text\":" : "{\"type\":\"thinking_delta\",\"thinking\":");
+      w.str(e.text);
+      w.raw("}}\n\n");
+    } else if (k == EventKind.ToolCall) {
+      this.closeBlock(w);
+      this.openBlock(w, BLOCK_TOOL);
+      w.raw("{\"type\":\"tool_use\",\"id\":");
+      w.str(e.id);
+      w.raw(",\"name\":");
+      w.str(e.name);
+      w.raw(",\"input\":{}}}\n\n");
       this.blockOfTool.set(e.index, this.block);
-      return out;
+    } else if (k == EventKind.ToolArgs) {
+      if (!this.blockOfTool.has(e.index) || e.text.length == 0) return;
+      this.delta(w, this.blockOfTool.get(e.index));
+      w.raw("{\"type\":\"input_json_delta\",\"partial_json\":");
+      w.str(e.text);
+      w.raw("}}\n\n");
+    } else { // Done
+      this.closed = true;
+      this.closeBlock(w);
+      sse(w, "message_delta");
+      w.raw("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
+      if (this.stop.length) w.str(this.stop);
+      else w.raw("\"end_turn\"");
+      w.raw(",\"stop_sequence\":null},\"usage\":");
+      const cached = this.usage.cached > 0 ? this.usage.cached : 0;
+      w.raw("{\"input_tokens\":"); w.int(this.usage.promptOr0() - cached);
+      w.raw(",\"output_tokens\":"); w.int(this.usage.completionOr0());
+      if (this.usage.cached >= 0) { w.raw(",\"cache_read_input_tokens\":"); w.int(this.usage.cached); }
+      w.raw("}}\n\n");
+      sse(w, "message_stop");
+      w.raw("{\"type\":\"message_stop\"}\n\n");
     }
-    if (k == EventKind.ToolArgs) {
-      if (!this.blockOfTool.has(e.index) || e.text.length == 0) return out;
-      return out + this.delta(this.blockOfTool.get(e.index), "{\"type\":\"input_json_delta\",\"partial_json\":" + jsonQuote(e.text) + "}");
-    }
-    // Done
-    this.closed = true;
-    const cached = this.usage.cached > 0 ? this.usage.cached : 0;
-    let usage = "{\"input_tokens\":" + (this.usage.promptOr0() - cached).toString() + ",\"output_tokens\":" + this.usage.completionOr0().toString();
-    if (this.usage.cached >= 0) usage += ",\"cache_read_input_tokens\":" + this.usage.cached.toString();
-    return out + this.closeBlock() +
-      sse("message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":" + (this.stop.length ? jsonQuote(this.stop) : "\"end_turn\"") +
-        ",\"stop_sequence\":null},\"usage\":" + usage + "}}") +
-      sse("message_stop", "{\"type\":\"message_stop\"}");
   }
 
-  private start(): string {
-    if (this.started) return "";
+  private start(w: JsonWriter): void {
+    if (this.started) return;
     this.started = true;
     const cached = this.usage.cached > 0 ? this.usage.cached : 0;
-    return sse("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":" + jsonQuote(this.id.length ? this.id : "msg_" + this.ex.requestId) +
-      ",\"type\":\"message\",\"role\":\"assistant\",\"model\":" + jsonQuote(this.model.length ? this.model : this.ex.model) +
-      ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":" + (this.usage.promptOr0() - cached).toString() +
-      ",\"output_tokens\":0}}}");
+    sse(w, "message_start");
+    w.raw("{\"type\":\"message_start\",\"message\":{\"id\":");
+    w.str(this.id.length ? this.id : "msg_" + this.ex.requestId);
+    w.raw(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+    w.str(this.model.length ? this.model : this.ex.model);
+    w.raw(",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
+    w.int(this.usage.promptOr0() - cached);
+    w.raw(",\"output_tokens\":0}}}\n\n");
   }
 
-  private openBlock(kind: i32, contentBlock: string): string {
+  /** Starts a content_block_start event up to its content block. */
+  private openBlock(w: JsonWriter, kind: i32): void {
     this.block++;
     this.blockKind = kind;
-    return sse("content_block_start", "{\"type\":\"content_block_start\",\"index\":" + this.block.toString() + ",\"content_block\":" + contentBlock + "}");
+    sse(w, "content_block_start");
+    w.raw("{\"type\":\"content_block_start\",\"index\":");
+    w.int(this.block);
+    w.raw(",\"content_block\":");
   }
 
-  private closeBlock(): string {
-    if (this.blockKind == BLOCK_NONE) return "";
+  private closeBlock(w: JsonWriter): void {
+    if (this.blockKind == BLOCK_NONE) return;
     this.blockKind = BLOCK_NONE;
-    return sse("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":" + this.block.toString() + "}");
+    sse(w, "content_block_stop");
+    w.raw("{\"type\":\"content_block_stop\",\"index\":");
+    w.int(this.block);
+    w.raw("}\n\n");
   }
 
-  private delta(index: i32, delta: string): string {
-    return sse("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":" + index.toString() + ",\"delta\":" + delta + "}");
+  /** Starts a content_block_delta event up to its delta. */
+  private delta(w: JsonWriter, index: i32): void {
+    sse(w, "content_block_delta");
+    w.raw("{\"type\":\"content_block_delta\",\"index\":");
+    w.int(index);
+    w.raw(",\"delta\":");
   }
 }

@@ -5,9 +5,10 @@
 import { JsonValue, parseJson, jsonQuote } from "../json";
 import { SseEvent } from "../sse";
 import {
-  ChatEvent, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, Usage,
-  errorEvent, note,
+  ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, Usage, note,
 } from "./types";
+import { JsonText, eventJson } from "./reader";
+import { JsonWriter } from "./writer";
 import { contentText, copyKey, countAt, jarr, jobj, jstr, startsWithAny, strAt, arrAt, firstOf } from "./util";
 
 export const DASHSCOPE_TEXT_PATH = "/api/v1/services/aigc/text-generation/generation";
@@ -115,39 +116,41 @@ function dashScopePartsToOpenAI(parts: JsonValue, dropped: string[]): JsonValue 
   return out;
 }
 
-export class DashScopeRequest {
-  constructor(public body: JsonValue, public path: string) {}
-}
-
-/** OpenAI chat request (pivot) -> DashScope native request. */
-export function openAIRequestToDashScope(src: JsonValue, dropped: string[]): DashScopeRequest {
+/** OpenAI chat request (pivot) -> DashScope native request, written to w; returns the provider path. */
+export function openAIRequestToDashScope(src: JsonValue, dropped: string[], w: JsonWriter): string {
   const model = src.getString("model");
   const msgs = src.getArray("messages");
   const multimodal = isMultimodalModel(model) || (msgs !== null && hasMediaParts(msgs));
-  const stream = src.getBool("stream");
-  const out = jobj().set("model", jstr(model));
-  const messages = jarr();
+  w.raw("{\"model\":");
+  w.str(model);
+  w.raw(",\"input\":{\"messages\":[");
   if (msgs !== null) {
     const items = msgs.items();
-    for (let i = 0; i < items.length; i++) if (items[i].isObject()) messages.push(openAIMessageToDashScope(items[i], multimodal, dropped));
+    for (let i = 0; i < items.length; i++) if (items[i].isObject()) { w.comma(); openAIMessageToDashScope(items[i], multimodal, dropped, w); }
   }
-  out.set("input", jobj().set("messages", messages));
-  const params = jobj().set("result_format", jstr("message"));
+  w.raw("]},\"parameters\":{\"result_format\":\"message\"");
+  // max_tokens and max_completion_tokens both land on max_tokens: first one's place, last one's value.
+  let maxTokens: JsonValue | null = null;
   const keys = src.keys();
+  for (let i = 0; i < keys.length; i++) {
+    const v = src.get(keys[i]);
+    if ((keys[i] == "max_tokens" || keys[i] == "max_completion_tokens") && v !== null && !v.isNull()) maxTokens = v;
+  }
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     const v = src.get(k);
     if (v === null || v.isNull() || k == "model" || k == "messages" || k == "stream" || k == "stream_options") continue;
-    if (SAME_PARAMS.includes(k)) params.set(k, v);
-    else if (k == "max_tokens" || k == "max_completion_tokens") params.set("max_tokens", v);
-    else if (k == "tool_choice") {
+    if (SAME_PARAMS.includes(k)) { w.key(k); w.value(v); }
+    else if (k == "max_tokens" || k == "max_completion_tokens") {
+      if (maxTokens !== null) { w.key("max_tokens"); w.value(maxTokens); maxTokens = null; }
+    } else if (k == "tool_choice") {
       if (v.isString() && v.asString() == "required") note(dropped, "tool_choice"); // DashScope has auto/none/named only
-      else params.set(k, v);
+      else { w.key(k); w.value(v); }
     } else note(dropped, k);
   }
-  if (stream) params.set("incremental_output", JsonValue.newBool(true));
-  out.set("parameters", params);
-  return new DashScopeRequest(out, multimodal ? DASHSCOPE_MULTIMODAL_PATH : DASHSCOPE_TEXT_PATH);
+  if (src.getBool("stream")) w.raw(",\"incremental_output\":true");
+  w.raw("}}");
+  return multimodal ? DASHSCOPE_MULTIMODAL_PATH : DASHSCOPE_TEXT_PATH;
 }
 
 function hasMediaParts(msgs: JsonValue): bool {
@@ -164,37 +167,42 @@ function hasMediaParts(msgs: JsonValue): bool {
   return false;
 }
 
-function openAIMessageToDashScope(m: JsonValue, multimodal: bool, dropped: string[]): JsonValue {
+function openAIMessageToDashScope(m: JsonValue, multimodal: bool, dropped: string[], w: JsonWriter): void {
   let role = m.getString("role");
   if (role == "developer") role = "system";
-  const out = jobj().set("role", jstr(role));
+  w.raw("{\"role\":");
+  w.str(role);
+  w.raw(",\"content\":");
   const content = m.get("content");
   if (multimodal) {
-    const parts = jarr();
+    w.byte(0x5B);
     if (content !== null && content.isArray()) {
       const items = content.items();
       for (let i = 0; i < items.length; i++) {
         const p = items[i];
         const t = p.getString("type");
-        if (t == "text") parts.push(jobj().set("text", jstr(p.getString("text"))));
+        if (t == "text") { w.comma(); w.raw("{\"text\":"); w.str(p.getString("text")); w.byte(0x7D); }
         else if (t == "image_url" || t == "video_url") {
           const u = p.get(t);
           const url = u === null ? "" : u.isString() ? u.asString() : u.getString("url");
           if (u !== null && u.isObject() && u.has("detail")) note(dropped, "messages.content.image_url.detail");
-          parts.push(jobj().set(t == "image_url" ? "image" : "video", jstr(url)));
+          w.comma();
+          w.raw(t == "image_url" ? "{\"image\":" : "{\"video\":");
+          w.str(url);
+          w.byte(0x7D);
         } else note(dropped, "messages.content." + t);
       }
     } else {
       const text = contentText(content);
-      if (text.length) parts.push(jobj().set("text", jstr(text)));
+      if (text.length) { w.raw("{\"text\":"); w.str(text); w.byte(0x7D); }
     }
-    out.set("content", parts);
+    w.byte(0x5D);
   } else {
     if (content !== null && content.isArray()) {
       const items = content.items();
       for (let i = 0; i < items.length; i++) { const t = items[i].getString("type"); if (t != "text") note(dropped, "messages.content." + t); }
     }
-    out.set("content", jstr(contentText(content, "\n")));
+    w.str(contentText(content, "\n"));
   }
   const keys = m.keys();
   for (let i = 0; i < keys.length; i++) {
@@ -202,10 +210,10 @@ function openAIMessageToDashScope(m: JsonValue, multimodal: bool, dropped: strin
     if (k == "role" || k == "content") continue;
     const v = m.get(k);
     if (v === null || v.isNull()) continue;
-    if (k == "tool_calls" || k == "tool_call_id") out.set(k, v);
+    if (k == "tool_calls" || k == "tool_call_id") { w.key(k); w.value(v); }
     else note(dropped, "messages." + k);
   }
-  return out;
+  w.byte(0x7D);
 }
 
 // ---------------------------------------------------------------- responses
@@ -221,12 +229,13 @@ export function dashScopeUsage(u: JsonValue | null): Usage {
   return r;
 }
 
-function dashScopeUsageJson(u: Usage): string {
-  let s = "{\"input_tokens\":" + u.promptOr0().toString() + ",\"output_tokens\":" + u.completionOr0().toString() +
-    ",\"total_tokens\":" + u.totalOrSum().toString();
-  if (u.cached >= 0) s += ",\"prompt_tokens_details\":{\"cached_tokens\":" + u.cached.toString() + "}";
-  if (u.reasoning >= 0) s += ",\"output_tokens_details\":{\"reasoning_tokens\":" + u.reasoning.toString() + "}";
-  return s + "}";
+function writeDashScopeUsage(w: JsonWriter, u: Usage): void {
+  w.raw("{\"input_tokens\":"); w.int(u.promptOr0());
+  w.raw(",\"output_tokens\":"); w.int(u.completionOr0());
+  w.raw(",\"total_tokens\":"); w.int(u.totalOrSum());
+  if (u.cached >= 0) { w.raw(",\"prompt_tokens_details\":{\"cached_tokens\":"); w.int(u.cached); w.byte(0x7D); }
+  if (u.reasoning >= 0) { w.raw(",\"output_tokens_details\":{\"reasoning_tokens\":"); w.int(u.reasoning); w.byte(0x7D); }
+  w.byte(0x7D);
 }
 
 /** DashScope streams finish_reason as the string "null" while generating. */
@@ -271,19 +280,37 @@ function toolCallsJson(calls: ToolCall[], from: i32): string {
   return s + "]";
 }
 
-/** The `output` object of a DashScope answer. */
-function outputJson(ex: Exchange, content: string, reasoning: string, tools: string, finish: string): string {
-  const fin = finish.length ? jsonQuote(finish) : "\"null\"";
-  if (ex.textFormat) return "{\"text\":" + jsonQuote(content) + ",\"finish_reason\":" + fin + "}";
-  let msg = "{\"role\":\"assistant\",\"content\":" + (ex.multimodal ? (content.length ? "[{\"text\":" + jsonQuote(content) + "}]" : "[]") : jsonQuote(content));
-  if (reasoning.length) msg += ",\"reasoning_content\":" + jsonQuote(reasoning);
-  if (tools.length) msg += ",\"tool_calls\":" + tools;
-  return "{\"choices\":[{\"finish_reason\":" + fin + ",\"message\":" + msg + "}}]}";
+/** The `output` object of a DashScope answer; tools is JSON text of tool calls, or "". */
+function writeOutput(w: JsonWriter, ex: Exchange, content: string, reasoning: string, tools: string, finish: string): void {
+  if (ex.textFormat) {
+    w.raw("{\"text\":");
+    w.str(content);
+    w.raw(",\"finish_reason\":");
+  } else {
+    w.raw("{\"choices\":[{\"finish_reason\":");
+  }
+  if (finish.length) w.str(finish);
+  else w.raw("\"null\"");
+  if (ex.textFormat) { w.byte(0x7D); return; }
+  w.raw(",\"message\":{\"role\":\"assistant\",\"content\":");
+  if (!ex.multimodal) w.str(content);
+  else if (content.length) { w.raw("[{\"text\":"); w.str(content); w.raw("}]"); }
+  else w.raw("[]");
+  if (reasoning.length) { w.raw(",\"reasoning_content\":"); w.str(reasoning); }
+  if (tools.length) { w.raw(",\"tool_calls\":"); w.raw(tools); }
+  w.raw("}}]}");
 }
 
 export function encodeDashScopeResponse(r: ChatResult, ex: Exchange): string {
-  return "{\"output\":" + outputJson(ex, r.content, r.reasoning, r.toolCalls.length ? toolCallsJson(r.toolCalls, 0) : "", r.finish.length ? r.finish : "stop") +
-    ",\"usage\":" + dashScopeUsageJson(r.usage) + ",\"request_id\":" + jsonQuote(r.id.length ? r.id : ex.requestId) + "}";
+  const w = new JsonWriter(256);
+  w.raw("{\"output\":");
+  writeOutput(w, ex, r.content, r.reasoning, r.toolCalls.length ? toolCallsJson(r.toolCalls, 0) : "", r.finish.length ? r.finish : "stop");
+  w.raw(",\"usage\":");
+  writeDashScopeUsage(w, r.usage);
+  w.raw(",\"request_id\":");
+  w.str(r.id.length ? r.id : ex.requestId);
+  w.byte(0x7D);
+  return w.text();
 }
 
 // ---------------------------------------------------------------- errors
@@ -328,88 +355,101 @@ function httpStatusOf(raw: string): i32 {
   return n;
 }
 
+/** Usage of a streamed DashScope event (the same fields as dashScopeUsage reads). */
+function readDashScopeUsage(j: JsonText, u: i32, r: Usage): void {
+  if (u < 0) return;
+  r.prompt = j.count(u, "input_tokens");
+  r.completion = j.count(u, "output_tokens");
+  r.total = j.count(u, "total_tokens");
+  r.cached = j.count(j.getObject(u, "prompt_tokens_details"), "cached_tokens");
+  r.reasoning = j.count(j.getObject(u, "output_tokens_details"), "reasoning_tokens");
+}
+
+/** finish_reason of the object at obj, "" while generating ("null") or when absent. */
+function finishAt(j: JsonText, obj: i32): string {
+  const v = j.get(obj, "finish_reason");
+  return j.isString(v) && !j.equals(v, "null") ? j.stringAt(v) : "";
+}
+
 /** Decodes a DashScope stream requested with incremental_output=true (every event carries only new text). */
 export class DashScopeStreamDecoder extends StreamDecoder {
   private started: bool = false;
   private done: bool = false;
   private knownTools: Set<i32> = new Set<i32>();
 
-  decode(ev: SseEvent, out: ChatEvent[]): void {
+  decode(ev: SseEvent, out: ChatEvents): void {
     if (this.done) return;
     if (ev.data.length == 0) return;
-    const data = parseJson(ev.data);
-    if (data === null || !data.isObject()) {
-      out.push(errorEvent(502, "upstream sent a malformed stream event"));
+    const j = eventJson;
+    if (!j.load(ev.data) || !j.isObject(j.root)) {
+      out.error(502, "upstream sent a malformed stream event");
       this.done = true;
       return;
     }
+    const data = j.root;
     const status = httpStatusOf(ev.raw);
-    const code = data.getString("code");
-    if (ev.event == "error" || (status != 0 && status != 200) || (code.length && !data.has("output"))) {
-      out.push(errorEvent(status > 0 && status != 200 ? status : dashScopeErrorStatus(code), data.getString("message"), code));
+    const code = j.getString(data, "code");
+    if (ev.event == "error" || (status != 0 && status != 200) || (code.length && !j.has(data, "output"))) {
+      out.error(status > 0 && status != 200 ? status : dashScopeErrorStatus(code), j.getString(data, "message"), code);
       this.done = true;
       return;
     }
-    const usage = data.getObject("usage");
+    const usage = j.getObject(data, "usage");
     if (!this.started) {
       this.started = true;
-      const e = ChatEvent.of(EventKind.Start);
-      e.id = data.getString("request_id");
-      e.usage = dashScopeUsage(usage); // Anthropic clients want input_tokens in message_start
-      out.push(e);
+      const e = out.add(EventKind.Start);
+      e.id = j.getString(data, "request_id");
+      readDashScopeUsage(j, usage, e.withUsage()); // Anthropic clients want input_tokens in message_start
     }
-    const output = data.getObject("output");
+    const output = j.getObject(data, "output");
     let finish = "";
-    if (output !== null) {
-      const choices = output.getArray("choices");
-      const choice = firstOf(choices);
-      if (choice !== null) {
-        const m = choice.getObject("message");
-        const reasoning = strAt(m, "reasoning_content");
-        if (reasoning.length) out.push(ChatEvent.of(EventKind.Reasoning, reasoning));
-        const content = m === null ? "" : contentText(m.get("content"));
-        if (content.length) out.push(ChatEvent.of(EventKind.Text, content));
-        const calls = arrAt(m, "tool_calls");
-        if (calls !== null) this.toolDeltas(calls, out);
-        finish = finishOf(choice.getString("finish_reason"));
+    if (output >= 0) {
+      const choice = j.first(j.getArray(output, "choices"));
+      if (choice >= 0) {
+        const m = j.getObject(choice, "message");
+        const reasoning = j.getString(m, "reasoning_content");
+        if (reasoning.length) out.add(EventKind.Reasoning, reasoning);
+        const content = m < 0 ? "" : j.contentText(j.get(m, "content"));
+        if (content.length) out.add(EventKind.Text, content);
+        const calls = j.getArray(m, "tool_calls");
+        if (calls >= 0) this.toolDeltas(j, calls, out);
+        finish = finishAt(j, choice);
       } else {
-        const text = output.getString("text");
-        if (text.length) out.push(ChatEvent.of(EventKind.Text, text));
-        finish = finishOf(output.getString("finish_reason"));
+        const text = j.getString(output, "text");
+        if (text.length) out.add(EventKind.Text, text);
+        finish = finishAt(j, output);
       }
     }
-    if (usage !== null) { const e = ChatEvent.of(EventKind.Usage); e.usage = dashScopeUsage(usage); out.push(e); }
+    if (usage >= 0) readDashScopeUsage(j, usage, out.add(EventKind.Usage).withUsage());
     if (finish.length) {
       // DashScope ends the body after this event; nothing follows to wait for.
-      out.push(ChatEvent.of(EventKind.Finish, finish));
-      out.push(ChatEvent.of(EventKind.Done));
+      out.add(EventKind.Finish, finish);
+      out.add(EventKind.Done);
       this.done = true;
     }
   }
 
-  private toolDeltas(calls: JsonValue, out: ChatEvent[]): void {
-    const items = calls.items();
-    for (let i = 0; i < items.length; i++) {
-      const c = items[i];
-      const index = <i32>c.getInt("index", i);
-      const fn = c.getObject("function");
+  private toolDeltas(j: JsonText, calls: i32, out: ChatEvents): void {
+    let i = 0;
+    for (let c = j.first(calls); c >= 0; c = j.next(c), i++) {
+      const index = <i32>j.getInt(c, "index", i);
+      const fn = j.getObject(c, "function");
       if (!this.knownTools.has(index)) {
         this.knownTools.add(index);
-        const e = ChatEvent.of(EventKind.ToolCall);
+        const e = out.add(EventKind.ToolCall);
         e.index = index;
-        e.id = c.getString("id");
-        e.name = strAt(fn, "name");
-        out.push(e);
+        e.id = j.getString(c, "id");
+        e.name = j.getString(fn, "name");
       }
-      const args = strAt(fn, "arguments");
-      if (args.length) { const e = ChatEvent.of(EventKind.ToolArgs, args); e.index = index; out.push(e); }
+      const args = j.getString(fn, "arguments");
+      if (args.length) out.add(EventKind.ToolArgs, args).index = index;
     }
   }
 
-  end(out: ChatEvent[]): void {
+  end(out: ChatEvents): void {
     if (this.done) return;
     this.done = true;
-    out.push(errorEvent(502, "upstream stream ended before a finish_reason"));
+    out.error(502, "upstream stream ended before a finish_reason");
   }
 }
 
@@ -425,53 +465,56 @@ export class DashScopeStreamEncoder extends StreamEncoder {
 
   constructor(private ex: Exchange) { super(); }
 
-  encode(e: ChatEvent): string {
-    if (this.closed) return "";
+  encode(e: ChatEvent, w: JsonWriter): void {
+    if (this.closed) return;
     const k = e.kind;
     const inc = this.ex.incremental;
     if (k == EventKind.Start) {
       if (e.id.length) this.id = e.id;
-      const u = e.usage;
-      if (u !== null) this.usage.merge(u);
-      return "";
-    }
-    if (k == EventKind.Usage) { const u = e.usage; if (u !== null) this.usage.merge(u); return ""; }
-    if (k == EventKind.Finish) { this.finish = e.text; return ""; }
-    if (k == EventKind.Text) {
+      if (e.hasUsage) this.usage.merge(e.usage);
+    } else if (k == EventKind.Usage) {
+      if (e.hasUsage) this.usage.merge(e.usage);
+    } else if (k == EventKind.Finish) {
+      this.finish = e.text;
+    } else if (k == EventKind.Text) {
       this.content += e.text;
-      return this.event(inc ? e.text : this.content, inc ? "" : this.reasoning, inc ? "" : this.toolsJson(), "");
-    }
-    if (k == EventKind.Reasoning) {
+      this.event(w, inc ? e.text : this.content, inc ? "" : this.reasoning, inc ? "" : this.toolsJson(), "");
+    } else if (k == EventKind.Reasoning) {
       this.reasoning += e.text;
-      return this.event(inc ? "" : this.content, inc ? e.text : this.reasoning, inc ? "" : this.toolsJson(), "");
-    }
-    if (k == EventKind.ToolCall || k == EventKind.ToolArgs) {
+      this.event(w, inc ? "" : this.content, inc ? e.text : this.reasoning, inc ? "" : this.toolsJson(), "");
+    } else if (k == EventKind.ToolCall || k == EventKind.ToolArgs) {
       while (this.tools.length <= e.index && this.tools.length < 128) this.tools.push(new ToolCall("", "", ""));
-      if (e.index < 0 || e.index >= this.tools.length) return "";
+      if (e.index < 0 || e.index >= this.tools.length) return;
       const t = this.tools[e.index];
       if (k == EventKind.ToolCall) { t.id = e.id; t.name = e.name; } else t.arguments += e.text;
-      if (!inc) return this.event(this.content, this.reasoning, this.toolsJson(), "");
+      if (!inc) { this.event(w, this.content, this.reasoning, this.toolsJson(), ""); return; }
       const delta = k == EventKind.ToolCall
         ? "[{\"index\":" + e.index.toString() + ",\"id\":" + jsonQuote(e.id) + ",\"type\":\"function\",\"function\":{\"name\":" + jsonQuote(e.name) + ",\"arguments\":\"\"}}]"
         : "[{\"index\":" + e.index.toString() + ",\"function\":{\"arguments\":" + jsonQuote(e.text) + "}}]";
-      return this.event("", "", delta, "");
-    }
-    this.closed = true;
-    if (k == EventKind.Error) {
+      this.event(w, "", "", delta, "");
+    } else if (k == EventKind.Error) {
+      this.closed = true;
       const status = e.index > 0 ? e.index : 500;
-      return "id:" + (++this.seq).toString() + "\nevent:error\n:HTTP_STATUS/" + status.toString() + "\ndata:" +
-        dashScopeErrorBody(status, e.text, e.id, this.id.length ? this.id : this.ex.requestId) + "\n\n";
+      w.raw("id:"); w.int(++this.seq);
+      w.raw("\nevent:error\n:HTTP_STATUS/"); w.int(status);
+      w.raw("\ndata:"); w.raw(dashScopeErrorBody(status, e.text, e.id, this.id.length ? this.id : this.ex.requestId));
+      w.raw("\n\n");
+    } else { // Done
+      this.closed = true;
+      this.event(w, inc ? "" : this.content, inc ? "" : this.reasoning, inc ? "" : this.toolsJson(), this.finish.length ? this.finish : "stop");
     }
-    // Done
-    return this.event(inc ? "" : this.content, inc ? "" : this.reasoning, inc ? "" : this.toolsJson(), this.finish.length ? this.finish : "stop");
   }
 
   private toolsJson(): string { return this.tools.length ? toolCallsJson(this.tools, 0) : ""; }
 
-  private event(content: string, reasoning: string, tools: string, finish: string): string {
-    return "id:" + (++this.seq).toString() + "\nevent:result\n:HTTP_STATUS/200\ndata:{\"output\":" +
-      outputJson(this.ex, content, reasoning, tools, finish) +
-      (this.usage.known() ? ",\"usage\":" + dashScopeUsageJson(this.usage) : "") +
-      ",\"request_id\":" + jsonQuote(this.id.length ? this.id : this.ex.requestId) + "}\n\n";
+  private event(w: JsonWriter, content: string, reasoning: string, tools: string, finish: string): void {
+    w.raw("id:");
+    w.int(++this.seq);
+    w.raw("\nevent:result\n:HTTP_STATUS/200\ndata:{\"output\":");
+    writeOutput(w, this.ex, content, reasoning, tools, finish);
+    if (this.usage.known()) { w.raw(",\"usage\":"); writeDashScopeUsage(w, this.usage); }
+    w.raw(",\"request_id\":");
+    w.str(this.id.length ? this.id : this.ex.requestId);
+    w.raw("}\n\n");
   }
 }

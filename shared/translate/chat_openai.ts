@@ -3,7 +3,9 @@
 // https://platform.openai.com/docs/api-reference/chat-streaming/streaming (chunks, `data: [DONE]`).
 import { JsonValue, parseJson, jsonQuote } from "../json";
 import { SseEvent } from "../sse";
-import { ChatEvent, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, Usage, errorEvent } from "./types";
+import { ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, Usage } from "./types";
+import { JsonText, eventJson } from "./reader";
+import { JsonWriter } from "./writer";
 import { contentText, countAt, strAt, arrAt, objAt, firstOf } from "./util";
 
 /** Non-standard keys the pivot may carry that a real OpenAI endpoint rejects. */
@@ -98,79 +100,89 @@ export function encodeOpenAIResponse(r: ChatResult, ex: Exchange): string {
     ",\"logprobs\":null}],\"usage\":" + openAIUsageJson(r.usage) + "}";
 }
 
+/** Usage of a streamed OpenAI chunk (the same fields as openAIUsage reads). */
+function readOpenAIUsage(j: JsonText, u: i32, r: Usage): void {
+  r.prompt = j.count(u, "prompt_tokens");
+  r.completion = j.count(u, "completion_tokens");
+  r.total = j.count(u, "total_tokens");
+  r.cached = j.count(j.getObject(u, "prompt_tokens_details"), "cached_tokens");
+  r.reasoning = j.count(j.getObject(u, "completion_tokens_details"), "reasoning_tokens");
+}
+
 export class OpenAIStreamDecoder extends StreamDecoder {
   private started: bool = false;
   private finished: bool = false;
   private done: bool = false;
   private knownTools: Set<i32> = new Set<i32>();
 
-  decode(ev: SseEvent, out: ChatEvent[]): void {
+  decode(ev: SseEvent, out: ChatEvents): void {
     if (this.done) return;
     const raw = ev.data;
     if (raw.length == 0) return;
-    if (raw == "[DONE]") { this.done = true; out.push(ChatEvent.of(EventKind.Done)); return; }
-    const data = parseJson(raw);
-    if (data === null || !data.isObject()) {
-      out.push(errorEvent(502, "upstream sent a malformed stream event"));
+    if (raw == "[DONE]") { this.done = true; out.add(EventKind.Done); return; }
+    const j = eventJson;
+    if (!j.load(raw) || !j.isObject(j.root)) {
+      out.error(502, "upstream sent a malformed stream event");
       this.done = true;
       return;
     }
-    const err = data.get("error");
-    if (err !== null && !err.isNull()) {
-      const status = <i32>countAt(err, "status");
-      out.push(errorEvent(status > 0 ? status : 500, err.isString() ? err.asString() : strAt(err, "message"), strAt(err, "code")));
+    const data = j.root;
+    const err = j.get(data, "error");
+    if (err >= 0 && !j.isNull(err)) {
+      const status = <i32>j.count(err, "status");
+      out.error(status > 0 ? status : 500, j.isString(err) ? j.stringAt(err) : j.getString(err, "message"), j.getString(err, "code"));
       this.done = true;
       return;
     }
     if (!this.started) {
       this.started = true;
-      const e = ChatEvent.of(EventKind.Start);
-      e.id = data.getString("id");
-      e.name = data.getString("model");
-      out.push(e);
+      const e = out.add(EventKind.Start);
+      e.id = j.getString(data, "id");
+      e.name = j.getString(data, "model");
     }
-    const choices = data.getArray("choices");
-    const choice = firstOf(choices);
-    if (choice !== null) {
-      const d = choice.getObject("delta");
-      if (d !== null) {
-        const reasoning = reasoningOf(d);
-        if (reasoning.length) out.push(ChatEvent.of(EventKind.Reasoning, reasoning));
-        const content = d.get("content");
-        if (content !== null && content.isString() && content.asString().length) out.push(ChatEvent.of(EventKind.Text, content.asString()));
-        const calls = d.getArray("tool_calls");
-        if (calls !== null) this.toolDeltas(calls, out);
+    const choice = j.first(j.getArray(data, "choices"));
+    if (choice >= 0) {
+      const d = j.getObject(choice, "delta");
+      if (d >= 0) {
+        // Reasoning text: DeepSeek/DashScope/vLLM call it reasoning_content, newer vLLM and OpenRouter reasoning.
+        let rc = j.get(d, "reasoning_content");
+        if (!j.isString(rc)) rc = j.get(d, "reasoning");
+        const reasoning = j.isString(rc) ? j.stringAt(rc) : "";
+        if (reasoning.length) out.add(EventKind.Reasoning, reasoning);
+        const content = j.getString(d, "content");
+        if (content.length) out.add(EventKind.Text, content);
+        const calls = j.getArray(d, "tool_calls");
+        if (calls >= 0) this.toolDeltas(j, calls, out);
       }
-      const finish = choice.get("finish_reason");
-      if (finish !== null && finish.isString()) { out.push(ChatEvent.of(EventKind.Finish, finish.asString())); this.finished = true; }
+      const finish = j.get(choice, "finish_reason");
+      if (j.isString(finish)) { out.add(EventKind.Finish, j.stringAt(finish)); this.finished = true; }
     }
-    const usage = data.get("usage");
-    if (usage !== null && usage.isObject()) { const e = ChatEvent.of(EventKind.Usage); e.usage = openAIUsage(usage); out.push(e); }
+    const usage = j.get(data, "usage");
+    if (j.isObject(usage)) readOpenAIUsage(j, usage, out.add(EventKind.Usage).withUsage());
   }
 
-  private toolDeltas(calls: JsonValue, out: ChatEvent[]): void {
-    const items = calls.items();
-    for (let i = 0; i < items.length; i++) {
-      const c = items[i];
-      const index = <i32>c.getInt("index", i);
-      const fn = c.getObject("function");
+  private toolDeltas(j: JsonText, calls: i32, out: ChatEvents): void {
+    let i = 0;
+    for (let c = j.first(calls); c >= 0; c = j.next(c), i++) {
+      const index = <i32>j.getInt(c, "index", i);
+      const fn = j.getObject(c, "function");
       if (!this.knownTools.has(index)) {
         this.knownTools.add(index);
-        const e = ChatEvent.of(EventKind.ToolCall);
+        const e = out.add(EventKind.ToolCall);
         e.index = index;
-        e.id = c.getString("id");
-        e.name = strAt(fn, "name");
-        out.push(e);
+        e.id = j.getString(c, "id");
+        e.name = j.getString(fn, "name");
       }
-      const args = strAt(fn, "arguments");
-      if (args.length) { const e = ChatEvent.of(EventKind.ToolArgs, args); e.index = index; out.push(e); }
+      const args = j.getString(fn, "arguments");
+      if (args.length) out.add(EventKind.ToolArgs, args).index = index;
     }
   }
 
-  end(out: ChatEvent[]): void {
+  end(out: ChatEvents): void {
     if (this.done) return;
     this.done = true;
-    out.push(this.finished ? ChatEvent.of(EventKind.Done) : errorEvent(502, "upstream stream ended before [DONE]"));
+    if (this.finished) out.add(EventKind.Done);
+    else out.error(502, "upstream stream ended before [DONE]");
   }
 }
 
@@ -189,7 +201,8 @@ export function openAIErrorBody(status: i32, message: string, code: string): str
 }
 
 export class OpenAIStreamEncoder extends StreamEncoder {
-  private prefix: string = "";
+  /** `{"id":…,"choices":` of every chunk, fixed by the first chunk written. */
+  private prefix: JsonWriter | null = null;
   private usage: Usage = new Usage();
   private finish: string = "";
   private closed: bool = false;
@@ -198,49 +211,90 @@ export class OpenAIStreamEncoder extends StreamEncoder {
 
   constructor(private ex: Exchange) { super(); }
 
-  encode(e: ChatEvent): string {
-    if (this.closed) return "";
+  encode(e: ChatEvent, w: JsonWriter): void {
+    if (this.closed) return;
     const k = e.kind;
     if (k == EventKind.Start) {
       if (e.id.length) this.id = e.id;
       if (e.name.length) this.model = e.name;
-      const u = e.usage;
-      if (u !== null) this.usage.merge(u);
-      return this.chunk("{\"role\":\"assistant\",\"content\":\"\"}", "null", "");
+      if (e.hasUsage) this.usage.merge(e.usage);
+      this.open(w);
+      w.raw("{\"role\":\"assistant\",\"content\":\"\"}");
+    } else if (k == EventKind.Text || k == EventKind.Reasoning) {
+      this.open(w);
+      w.raw(k == EventKind.Text ? "{\"content\":" : "{\"reasoning_content\":");
+      w.str(e.text);
+      w.byte(0x7D);
+    } else if (k == EventKind.ToolCall || k == EventKind.ToolArgs) {
+      this.open(w);
+      w.raw("{\"tool_calls\":[{\"index\":");
+      w.int(e.index);
+      if (k == EventKind.ToolCall) {
+        w.raw(",\"id\":");
+        w.str(e.id);
+        w.raw(",\"type\":\"function\",\"function\":{\"name\":");
+        w.str(e.name);
+        w.raw(",\"arguments\":\"\"}}]}");
+      } else {
+        w.raw(",\"function\":{\"arguments\":");
+        w.str(e.text);
+        w.raw("}}]}");
+      }
+    } else {
+      if (k == EventKind.Usage) { if (e.hasUsage) this.usage.merge(e.usage); return; }
+      if (k == EventKind.Finish) { this.finish = e.text; return; }
+      this.closed = true;
+      if (k == EventKind.Error) { w.raw("data: "); w.raw(openAIErrorBody(e.index, e.text, e.id)); w.raw("\n\n"); return; }
+      this.done(w);
+      return;
     }
-    if (k == EventKind.Text) return this.chunk("{\"content\":" + jsonQuote(e.text) + "}", "null", "");
-    if (k == EventKind.Reasoning) return this.chunk("{\"reasoning_content\":" + jsonQuote(e.text) + "}", "null", "");
-    if (k == EventKind.ToolCall) {
-      return this.chunk("{\"tool_calls\":[{\"index\":" + e.index.toString() + ",\"id\":" + jsonQuote(e.id) +
-        ",\"type\":\"function\",\"function\":{\"name\":" + jsonQuote(e.name) + ",\"arguments\":\"\"}}]}", "null", "");
-    }
-    if (k == EventKind.ToolArgs) {
-      return this.chunk("{\"tool_calls\":[{\"index\":" + e.index.toString() + ",\"function\":{\"arguments\":" + jsonQuote(e.text) + "}}]}", "null", "");
-    }
-    if (k == EventKind.Usage) { const u = e.usage; if (u !== null) this.usage.merge(u); return ""; }
-    if (k == EventKind.Finish) { this.finish = e.text; return ""; }
-    this.closed = true;
-    if (k == EventKind.Error) return "data: " + openAIErrorBody(e.index, e.text, e.id) + "\n\n";
-    // Done: the finish chunk waits until here so usage can ride on it (clients without include_usage,
-    // like Dify, read usage from any chunk); with include_usage it comes as OpenAI's own usage-only chunk.
-    let out = "";
+    w.raw(",\"finish_reason\":null}]}\n\n");
+  }
+
+  /**
+   * The finish chunk waits until the end so usage can ride on it (clients without include_usage,
+   * like Dify, read usage from any chunk); with include_usage it comes as OpenAI's own usage-only chunk.
+   */
+  private done(w: JsonWriter): void {
     const usage = this.usage.known() ? openAIUsageJson(this.usage) : "";
-    if (this.finish.length) out += this.chunk("{}", jsonQuote(this.finish), this.ex.includeUsage ? "" : usage);
-    if (this.ex.includeUsage && usage.length) out += "data: " + this.head() + "[],\"usage\":" + usage + "}\n\n";
-    return out + "data: [DONE]\n\n";
-  }
-
-  private head(): string {
-    if (this.prefix.length == 0) {
-      this.prefix = "{\"id\":" + jsonQuote(this.id.length ? this.id : "chatcmpl-" + this.ex.requestId) +
-        ",\"object\":\"chat.completion.chunk\",\"created\":" + this.ex.created.toString() +
-        ",\"model\":" + jsonQuote(this.model.length ? this.model : this.ex.model) + ",\"choices\":";
+    if (this.finish.length) {
+      this.open(w);
+      w.raw("{},\"finish_reason\":");
+      w.str(this.finish);
+      w.raw("}]");
+      if (!this.ex.includeUsage && usage.length) { w.raw(",\"usage\":"); w.raw(usage); }
+      w.raw("}\n\n");
     }
-    return this.prefix;
+    if (this.ex.includeUsage && usage.length) {
+      w.raw("data: ");
+      w.append(this.head());
+      w.raw("[],\"usage\":");
+      w.raw(usage);
+      w.raw("}\n\n");
+    }
+    w.raw("data: [DONE]\n\n");
   }
 
-  private chunk(delta: string, finish: string, usage: string): string {
-    return "data: " + this.head() + "[{\"index\":0,\"delta\":" + delta + ",\"finish_reason\":" + finish + "}]" +
-      (usage.length ? ",\"usage\":" + usage : "") + "}\n\n";
+  private head(): JsonWriter {
+    let p = this.prefix;
+    if (p === null) {
+      p = new JsonWriter(256);
+      p.raw("{\"id\":");
+      p.str(this.id.length ? this.id : "chatcmpl-" + this.ex.requestId);
+      p.raw(",\"object\":\"chat.completion.chunk\",\"created\":");
+      p.int(this.ex.created);
+      p.raw(",\"model\":");
+      p.str(this.model.length ? this.model : this.ex.model);
+      p.raw(",\"choices\":");
+      this.prefix = p;
+    }
+    return p;
+  }
+
+  /** A chunk up to its delta. */
+  private open(w: JsonWriter): void {
+    w.raw("data: ");
+    w.append(this.head());
+    w.raw("[{\"index\":0,\"delta\":");
   }
 }

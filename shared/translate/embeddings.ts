@@ -4,6 +4,7 @@
 import { JsonValue, jsonQuote } from "../json";
 import { base64Decode, base64Encode } from "../crypto";
 import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note } from "./types";
+import { jsonBytes } from "./writer";
 import { countAt, jarr, jobj, jstr, valAt, arrAt } from "./util";
 
 export const OPENAI_EMBEDDINGS_PATH = "/v1/embeddings";
@@ -41,7 +42,7 @@ export function translateEmbeddingsRequest(client: Protocol, provider: Protocol,
     }
     const out = jobj().set("model", jstr(ex.model)).set("input", jobj().set("texts", texts));
     if (params.keys().length) out.set("parameters", params);
-    r.body = out;
+    r.body = jsonBytes(out);
     r.path = DASHSCOPE_EMBEDDINGS_PATH;
     return r;
   }
@@ -62,7 +63,7 @@ export function translateEmbeddingsRequest(client: Protocol, provider: Protocol,
         else note(r.dropped, "parameters." + k);
       }
     }
-    r.body = out;
+    r.body = jsonBytes(out);
     r.path = OPENAI_EMBEDDINGS_PATH;
     return r;
   }

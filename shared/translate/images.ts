@@ -5,6 +5,7 @@
 // https://platform.openai.com/docs/api-reference/images/create ({prompt,n,size "WxH"} -> {created,data[].url|b64_json}).
 import { JsonValue, jsonQuote } from "../json";
 import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note } from "./types";
+import { jsonBytes } from "./writer";
 import { jarr, jobj, jstr, startsWithAny, arrAt } from "./util";
 import { DASHSCOPE_MULTIMODAL_PATH } from "./chat_dashscope";
 
@@ -63,7 +64,7 @@ export function translateImagesRequest(client: Protocol, provider: Protocol, bod
         else note(r.dropped, "parameters." + k);
       }
     }
-    r.body = out;
+    r.body = jsonBytes(out);
     r.path = OPENAI_IMAGES_PATH;
     return r;
   }
@@ -87,7 +88,7 @@ export function translateImagesRequest(client: Protocol, provider: Protocol, bod
     const out = jobj().set("model", jstr(ex.model)).set("input", jobj().set("messages", jarr().push(
       jobj().set("role", jstr("user")).set("content", jarr().push(jobj().set("text", prompt))))));
     if (params.keys().length) out.set("parameters", params);
-    r.body = out;
+    r.body = jsonBytes(out);
     r.path = DASHSCOPE_MULTIMODAL_PATH;
     return r;
   }

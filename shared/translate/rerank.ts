@@ -6,6 +6,7 @@
 // ({model,query,documents,top_n} -> {id,model,usage,results[]}); TEI's /rerank answer ([{index,score,text}]) is read too.
 import { JsonValue, jsonQuote } from "../json";
 import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note } from "./types";
+import { jsonBytes } from "./writer";
 import { countAt, jarr, jobj, jstr } from "./util";
 
 export const OPENAI_RERANK_PATH = "/v1/rerank";
@@ -63,7 +64,7 @@ export function translateRerankRequest(client: Protocol, provider: Protocol, bod
         else note(r.dropped, "parameters." + k);
       }
     }
-    r.body = out;
+    r.body = jsonBytes(out);
     r.path = OPENAI_RERANK_PATH;
     return r;
   }
@@ -89,7 +90,7 @@ export function translateRerankRequest(client: Protocol, provider: Protocol, bod
       const tn = params.get("top_n");
       if (tn !== null) out.set("top_n", tn);
     } else out.set("input", jobj().set("query", query).set("documents", docs)).set("parameters", params);
-    r.body = out;
+    r.body = jsonBytes(out);
     r.path = DASHSCOPE_RERANK_PATH;
     return r;
   }

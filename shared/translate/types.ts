@@ -3,6 +3,7 @@
 // response shapes (ChatResult, ChatEvent, ApiError) every decoder produces and every encoder reads.
 import { JsonValue } from "../json";
 import { SseEvent } from "../sse";
+import { JsonWriter } from "./writer";
 
 export const enum Protocol { OpenAI = 0, Anthropic = 1, DashScope = 2 }
 export const enum Api { Unknown = 0, Chat = 1, Embeddings = 2, Rerank = 3, Images = 4 }
@@ -54,7 +55,8 @@ export class Exchange {
 
 /** Result of a request translation. `error` non-empty means: answer the client with 400. */
 export class TranslatedRequest {
-  body: JsonValue | null = null;
+  /** The provider request body, UTF-8 JSON. */
+  body: ArrayBuffer | null = null;
   path: string = "";
   /** Fields the target cannot express: removed, and to be logged. */
   dropped: string[] = [];
@@ -77,6 +79,7 @@ export class Usage {
   completionOr0(): i64 { return this.completion < 0 ? 0 : this.completion; }
   totalOrSum(): i64 { return this.total >= 0 ? this.total : this.promptOr0() + this.completionOr0(); }
   /** Later reports win field by field (streams repeat or complete earlier counts). */
+  reset(): void { this.prompt = this.completion = this.total = this.cached = this.reasoning = -1; }
   merge(o: Usage): void {
     if (o.prompt >= 0) this.prompt = o.prompt;
     if (o.completion >= 0) this.completion = o.completion;
@@ -103,7 +106,7 @@ export class ChatResult {
 
 export const enum EventKind { Start = 0, Text = 1, Reasoning = 2, ToolCall = 3, ToolArgs = 4, Finish = 5, Usage = 6, Error = 7, Done = 8 }
 
-/** One step of a streamed chat answer, protocol-neutral. */
+/** One step of a streamed chat answer, protocol-neutral. Instances are reused (see ChatEvents). */
 export class ChatEvent {
   kind: EventKind = EventKind.Done;
   /** Text, Reasoning, ToolArgs: the fragment. Finish: the reason. Error: the message. */
@@ -114,14 +117,45 @@ export class ChatEvent {
   id: string = "";
   /** Start: model. ToolCall: function name. */
   name: string = "";
-  usage: Usage | null = null;
+  /** Start, Usage: token counts, when hasUsage. */
+  usage: Usage = new Usage();
+  hasUsage: bool = false;
 
-  static of(kind: EventKind, text: string = ""): ChatEvent {
-    const e = new ChatEvent();
+  /** The usage to fill in (all counts unknown until then). */
+  withUsage(): Usage {
+    this.hasUsage = true;
+    this.usage.reset();
+    return this.usage;
+  }
+}
+
+/** The ChatEvents decoded from one provider event, in order; their instances are reused for the next. */
+export class ChatEvents {
+  private pool: ChatEvent[] = [];
+  length: i32 = 0;
+
+  add(kind: EventKind, text: string = ""): ChatEvent {
+    let e: ChatEvent;
+    if (this.length < this.pool.length) e = unchecked(this.pool[this.length]);
+    else { e = new ChatEvent(); this.pool.push(e); }
+    this.length++;
     e.kind = kind;
     e.text = text;
+    e.index = 0;
+    e.id = "";
+    e.name = "";
+    e.hasUsage = false;
     return e;
   }
+
+  error(status: i32, message: string, code: string = ""): void {
+    const e = this.add(EventKind.Error, message);
+    e.index = status;
+    e.id = code;
+  }
+
+  at(i: i32): ChatEvent { return unchecked(this.pool[i]); }
+  clear(): void { this.length = 0; }
 }
 
 /** An error from any side, protocol-neutral. */
@@ -136,21 +170,14 @@ export class ClientError {
 
 /** Turns a provider's SSE events into ChatEvents. */
 export abstract class StreamDecoder {
-  abstract decode(event: SseEvent, out: ChatEvent[]): void;
+  abstract decode(event: SseEvent, out: ChatEvents): void;
   /** The upstream body ended: emit what closes the answer (Done, or an Error if it ended early). */
-  abstract end(out: ChatEvent[]): void;
+  abstract end(out: ChatEvents): void;
 }
 
-/** Turns ChatEvents into a client protocol's SSE text. */
+/** Writes ChatEvents as a client protocol's SSE text. */
 export abstract class StreamEncoder {
-  abstract encode(e: ChatEvent): string;
-}
-
-export function errorEvent(status: i32, message: string, code: string = ""): ChatEvent {
-  const e = ChatEvent.of(EventKind.Error, message);
-  e.index = status;
-  e.id = code;
-  return e;
+  abstract encode(e: ChatEvent, w: JsonWriter): void;
 }
 
 /** Push name once. */

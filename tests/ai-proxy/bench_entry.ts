@@ -18,7 +18,7 @@ export function translateStagedRequest(provider: i32): i32 {
   if (body === null) return -1;
   const tr = translateRequest(new Route(Api.Chat, Protocol.OpenAI), <Protocol>provider, body, new TranslateOptions());
   const out = tr.body;
-  return out === null ? -1 : String.UTF8.byteLength(out.toString());
+  return out === null ? -1 : out.byteLength;
 }
 
 /** Staged provider stream, fed in chunks of `chunk` bytes -> client SSE bytes; returns the output byte length. */
@@ -31,7 +31,11 @@ export function translateStagedStream(client: i32, provider: i32, chunk: i32): i
   const t = new ChatStreamTranslator(ex);
   const n = staging.byteLength;
   let bytes = 0;
-  for (let at = 0; at < n; at += chunk) bytes += String.UTF8.byteLength(t.feed(staging.slice(at, min(n, at + chunk))));
-  return bytes + String.UTF8.byteLength(t.finish());
+  for (let at = 0; at < n; at += chunk) {
+    t.push(staging.slice(at, min(n, at + chunk)));
+    bytes += t.take().byteLength;
+  }
+  t.end();
+  return bytes + t.take().byteLength;
 }
 

@@ -30,7 +30,7 @@ export function request(path: string, provider: i32, body: string, streamHeader:
   stream = null;
   const b = r.body;
   if (r.error.length || b === null) return "{\"error\":" + jsonQuote(r.error) + "}";
-  return "{\"path\":" + jsonQuote(r.path) + ",\"body\":" + b.toString() + ",\"dropped\":" + list(r.dropped) +
+  return "{\"path\":" + jsonQuote(r.path) + ",\"body\":" + String.UTF8.decode(b) + ",\"dropped\":" + list(r.dropped) +
     ",\"defaulted\":" + list(r.defaulted) + ",\"stream\":" + (r.exchange.stream ? "true" : "false") + "}";
 }
 
