@@ -246,7 +246,7 @@ class FallbackStream extends HttpContext {
       }
     }
     if (eos) {
-      this.req.body = concat(this.chunks, this.bodyBytes);
+      if (!this.bodyTooLarge) this.req.body = concat(this.chunks, this.bodyBytes);
       this.chunks.length = 0;
       this.requestComplete();
     }
@@ -287,8 +287,9 @@ class FallbackStream extends HttpContext {
       this.pass();
       return HeaderAction.Continue;
     }
-    if (origin == Origin.LocalReply) {
-      // Another filter answered (e.g. a rate limit): the primary was never asked.
+    if (origin != Origin.Upstream) {
+      // Another filter's reply (e.g. a rate limit), or an Envoy failure the triggers leave alone: the
+      // primary gave no answer, so this is neither its success nor its failure.
       this.stopWatching();
       this.releasePrimary();
       this.phase = Phase.Passed;

@@ -126,6 +126,18 @@ describe("ai-fallback: primary fails", () => {
     assert.equal(header(r, "x-ai-fallback-tried"), "vllm=reset");
   });
 
+  it("on_reset: false leaves resets alone: no fallback, and not counted against the primary", async () => {
+    const h = await start({ fallbacks: [toBackup], on_reset: false, circuit_breaker: { failure_threshold: 1 } });
+    vllm.inject({ reset: true, times: 1 });
+    const r = await post(h, chat());
+    assert.equal(r.status, 503);
+    assert.match(r.details ?? "", /^upstream_reset_before_response_started/);
+    assert.equal(header(r, "x-ai-served-by"), undefined);
+    const next = await post(h, chat());
+    assert.equal(header(next, "x-ai-served-by"), "vllm; model=meta-llama/Llama-3.1-8B-Instruct");
+    assert.equal(backup.requests.length, 0);
+  });
+
   it("falls back when the primary hangs past the plugin's timeout", async () => {
     const h = await start({ fallbacks: [toBackup], timeout: 300 });
     vllm.inject({ hang: true, times: 1 });
