@@ -93,7 +93,7 @@ export function prepareCall(req: ClientRequest, t: Target): Call {
     const out = tr.body;
     if (tr.error.length || out === null) { call.error = tr.error.length ? tr.error : "translation failed"; return call; }
     call.exchange = tr.exchange;
-    body = utf8(out.toString());
+    body = out;
     if (path.length == 0) path = tr.path;
   } else {
     // Same API: the client's bytes with only the model replaced (no parse, no re-serialisation).

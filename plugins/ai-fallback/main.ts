@@ -42,12 +42,23 @@ class TargetMetrics {
   skips: u32;
   state: u32;
   constructor(name: string) {
-    const p = "ai_fallback." + name + ".";
+    const p = "ai_fallback." + metricName(name) + ".";
     this.attempts = defineMetric(MetricType.Counter, p + "attempts");
     this.failures = defineMetric(MetricType.Counter, p + "failures");
     this.skips = defineMetric(MetricType.Counter, p + "circuit_skips");
     this.state = defineMetric(MetricType.Gauge, p + "circuit_state");
   }
+}
+
+/** A target name as one stat-name segment: `outbound|443||qwen.dns` → `outbound_443__qwen_dns`. */
+function metricName(name: string): string {
+  let out = "";
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const keep = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95;
+    out += keep ? String.fromCharCode(c) : "_";
+  }
+  return out;
 }
 
 class FallbackRoot extends PluginRoot<FallbackConfig> {

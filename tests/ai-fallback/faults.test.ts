@@ -87,6 +87,13 @@ describe("ai-fallback: primary healthy", () => {
     assert.equal(backup.requests.length, 0);
   });
 
+  it("without primary.name the route's cluster names the primary (stat names sanitised)", async () => {
+    host = await setup({ config: { fallbacks: [toBackup] }, clusters: { [PRIMARY]: vllm, [BACKUP]: backup } });
+    const r = await post(host, chat());
+    assert.equal(header(r, "x-ai-served-by"), `${PRIMARY}; model=meta-llama/Llama-3.1-8B-Instruct`);
+    assert.equal(host.metric("ai_fallback.outbound_8000__vllm_static.attempts"), 1);
+  });
+
   it("does not fall back on a status outside on_status (400)", async () => {
     const h = await start({ fallbacks: [toBackup] });
     vllm.inject({ status: 400, message: "bad request", times: 1 });
