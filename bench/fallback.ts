@@ -153,7 +153,7 @@ async function successPath(): Promise<void> {
   }
   console.log("(CPU µs per request of the whole gateway process, best of 5 rounds of 1000 sequential requests, in-process\n" +
     " upstream; empty = the no-op plugin, the host's cost of any Wasm filter; fb-empty = what ai-fallback adds: keeping\n" +
-    " the body, reading model/stream, one shared-data read, response.code_details, the served-by header, holding a 2xx\n" +
+    " the body, reading model/stream, two shared-data reads, response.code_details, the served-by header, holding a 2xx\n" +
     " until its JSON is complete or its first event is checked. wasm µs = median time in ai-fallback's own code per\n" +
     " request (its callbacks minus the host calls they make); host calls are JavaScript here, C++ in Envoy)");
   const [small, smallStream, big, bigStream] = rows;
