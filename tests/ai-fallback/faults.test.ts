@@ -305,6 +305,25 @@ describe("ai-fallback: across protocols (OpenAI client, DashScope fallback)", ()
   });
 });
 
+describe("ai-fallback: hostile requests", () => {
+  it("garbage bodies, deep nesting and odd headers reach no trap; every request is answered", async () => {
+    const h = await start({ fallbacks: [toBackup, toQwen] });
+    const bodies: Array<string | Uint8Array> = [
+      "", "{", "[]", "null", '{"model":', '{"model":"\\u12', "\u0000\u0001", "[".repeat(100_000), `{"a":${"[".repeat(5000)}`,
+      '{"model":"x","stream":true,"messages":"not a list"}', Uint8Array.from([0xff, 0xfe, 0x7b, 0x22, 0xc3]),
+      JSON.stringify({ model: "\u{1F600}".repeat(50), stream: true, messages: [{ role: "user", content: "\ud800" }] }),
+    ];
+    for (const [i, body] of bodies.entries()) {
+      vllm.inject({ status: 503, times: 1 });
+      const r = await h.request({ method: "POST", path: i % 2 ? "/v1/chat/completions" : "/api/v1/services/aigc/text-generation/generation",
+        authority: "gateway.local", headers: { "content-type": "application/json", "x-dashscope-sse": "enable", accept: "text/event-stream" }, body });
+      assert.ok(r.status >= 200 && r.status < 600, `body ${i}: status ${r.status}`);
+      assert.equal(r.reset, false, `body ${i}`);
+    }
+    assert.equal(h.trapCount(), 0);
+  });
+});
+
 describe("ai-fallback: nothing left", () => {
   it("answers with the last error and the list of what was tried", async () => {
     const h = await start({ fallbacks: [toBackup, toQwen] });
