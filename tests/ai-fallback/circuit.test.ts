@@ -111,6 +111,24 @@ describe("ai-fallback circuit breaker", () => {
     assert.equal(h.metric("ai_fallback.vllm.circuit_state"), 0);
   });
 
+  it("a probe whose client goes away gives its half-open slot back", async () => {
+    const h = await start({ failure_threshold: 1, open_ms: 200, half_open_probes: 1 });
+    vllm.inject({ status: 500, times: 1 });
+    await post(h, chat());
+    await sleep(250);
+    vllm.inject({ firstByteDelayMs: 400, times: 1 });
+    const s = h.stream({ method: "POST", path: "/v1/chat/completions", authority: "gateway.local", headers: { "content-type": "application/json" } });
+    s.sendHeaders(false);
+    s.sendData(JSON.stringify(chat()), true);
+    await sleep(50); // the probe is at the primary now
+    assert.equal(header(await post(h, chat()), "x-ai-fallback-tried"), "vllm=circuit_open", "the slot is taken");
+    s.abort();
+    await s.response;
+    const r = await post(h, chat());
+    assert.equal(header(r, "x-ai-served-by"), "vllm; model=meta-llama/Llama-3.1-8B-Instruct", "a new probe went through");
+    assert.equal(h.trapCount(), 0);
+  });
+
   it("is shared by every VM of the gateway", async () => {
     const h = await start({ failure_threshold: 2, open_ms: 60000 }, { vms: 2 });
     vllm.inject({ status: 503, times: 2 });
