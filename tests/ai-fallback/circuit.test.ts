@@ -149,7 +149,7 @@ describe("ai-fallback circuit breaker", () => {
     assert.equal(first.status, 500);
     const t0 = Date.now();
     const r = await post(h, chat());
-    assert.ok(Date.now() - t0 < 500);
+    assert.ok(Date.now() - t0 < 2000, "no attempt, so no waiting");
     assert.equal(r.status, 503);
     assert.equal(r.details, "ai_fallback_circuit_open");
     assert.ok(Number(r.headers["retry-after"]) >= 4 && Number(r.headers["retry-after"]) <= 5);

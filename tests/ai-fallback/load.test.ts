@@ -23,7 +23,7 @@ before(async () => {
     // Circuit breaking off: every request meets the primary, so exactly the injected failures happen.
     config: { primary: { name: "vllm" }, fallbacks: [{ name: "backup", cluster: BACKUP, model: "gpt-4o-mini", timeout: 10000 }],
       // Long enough that only the injected hangs time out, also on a loaded 2-core machine.
-      timeout: 2000,
+      timeout: 4000,
       circuit_breaker: { failure_threshold: 0 } },
     clusters: { [PRIMARY]: vllm, [BACKUP]: backup },
     vms: 2,
