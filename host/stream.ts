@@ -523,11 +523,11 @@ export class HttpStream {
     this.upstreamDone();
     if (kind === "timeout") {
       this.exchange?.reset();
-      if (started) return this.resetStream("upstream_response_timeout");
+      if (started) return this.resetStream("upstream_response_timeout", true);
       return this.localReply(504, Buffer.from("upstream request timeout"), [], "upstream_response_timeout");
     }
     const reason = kind === "connect" ? "remote_connection_failure" : "connection_termination";
-    if (started) return this.resetStream(`upstream_reset_after_response_started{${reason}}`);
+    if (started) return this.resetStream(`upstream_reset_after_response_started{${reason}}`, true);
     const text = kind === "connect"
       ? `upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: ${detail}`
       : "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
@@ -571,9 +571,11 @@ export class HttpStream {
     if (body.length && !this.finished) this.enc.startData(body, true);
   }
 
-  resetStream(details: string): void {
+  /** `upstreamCause`: the router's reason replaces `via_upstream`, as Envoy's onUpstreamAbort does. */
+  resetStream(details: string, upstreamCause = false): void {
     if (this.finished) return;
-    this.details ??= details;
+    if (upstreamCause) this.details = details;
+    else this.details ??= details;
     this.wasReset = true;
     this.dec.aborted = true;
     this.enc.aborted = true;

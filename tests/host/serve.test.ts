@@ -28,6 +28,11 @@ before(async () => {
           await sleep(30);
         }
         res.end();
+      } else if (req.url === "/reset") {
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.write("partial");
+        await sleep(20);
+        req.socket.destroy();
       } else if (req.url === "/slow") {
         res.writeHead(200, { "content-type": "text/plain" });
         res.write("first");
@@ -61,6 +66,17 @@ async function gateway(plugins: Array<{ name: string; wasm: string; config?: unk
   closers.push(srv.close);
   return { h, url: srv.url };
 }
+
+describe("upstream resets", () => {
+  it("a reset after the response started is recorded as Envoy's router does, not as via_upstream", async () => {
+    const h = newHost({ clusters: { up: { endpoints: [`127.0.0.1:${upstreamPort}`] } } });
+    hosts.push(h);
+    h.addRoute({ name: "r", cluster: "up" });
+    const res = await h.request({ method: "GET", path: "/reset" });
+    assert.equal(res.reset, true);
+    assert.match(res.details ?? "", /^upstream_reset_after_response_started\{/);
+  });
+});
 
 describe("serve()", () => {
   it("proxies a POST to a real upstream; a body rewritten under a stale content-length is re-framed correctly", async () => {
