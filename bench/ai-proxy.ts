@@ -19,10 +19,13 @@ type Exports = {
   translateStagedStream(client: number, provider: number, chunk: number): number;
 };
 
+/** The bench entry, optimized as the release plugins are (asconfig.json's release target). */
 function compile(): Exports {
   const out = join(mkdtempSync(join(tmpdir(), "bench-ai-proxy-")), "ai-proxy-bench.wasm");
+  const release = JSON.parse(readFileSync(join(ROOT, "asconfig.json"), "utf8")).targets.release;
   execFileSync("node_modules/.bin/asc", ["tests/ai-proxy/bench_entry.ts", "--config", "/dev/null", "--runtime", "incremental",
-    "--optimizeLevel", "3", "--shrinkLevel", "2", "--converge", "-o", out], { stdio: "inherit", cwd: ROOT });
+    "--optimizeLevel", String(release.optimizeLevel), "--shrinkLevel", String(release.shrinkLevel), ...(release.converge ? ["--converge"] : []),
+    "-o", out], { stdio: "inherit", cwd: ROOT });
   const abort = () => { throw new Error("wasm abort"); };
   return new WebAssembly.Instance(new WebAssembly.Module(readFileSync(out)), { env: { abort } }).exports as unknown as Exports;
 }

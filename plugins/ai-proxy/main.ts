@@ -20,6 +20,7 @@ import {
   Api, ChatStreamTranslator, Exchange, Protocol, Route, TranslateOptions, detectRoute, gatewayError, translateError,
   translateRequest, translateResponse, protocolName,
 } from "../../shared/translate/index";
+import { jsonBytes } from "../../shared/translate/writer";
 
 // ---------------------------------------------------------------- configuration
 
@@ -223,7 +224,7 @@ class AiProxyStream extends HttpContext {
     if (cfg.original || this.route.client == cfg.protocol) {
       this.setPath(cfg, "");
       if (cfg.protocol == Protocol.DashScope && this.streamHeader) replaceHeader(MapType.RequestHeaders, "x-dashscope-sse", "enable");
-      if (mapped != model) setBuffer(BufferType.RequestBody, utf8(body.toString()));
+      if (mapped != model) setBuffer(BufferType.RequestBody, jsonBytes(body));
       return DataAction.Continue;
     }
     const opts = new TranslateOptions();

@@ -1,13 +1,13 @@
 // Anthropic Messages API <-> the OpenAI-shaped pivot.
 // Shapes follow https://docs.anthropic.com/en/api/messages (request/response) and
 // https://docs.anthropic.com/en/docs/build-with-claude/streaming (events).
-import { JsonValue, parseJson, jsonQuote } from "../json";
+import { JsonValue, parseJson } from "../json";
 import { SseEvent } from "../sse";
 import {
   ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, Usage, note,
 } from "./types";
 import { JsonText, eventJson } from "./reader";
-import { JsonWriter } from "./writer";
+import { JsonWriter, jsonText } from "./writer";
 import { contentText, copyKey, countAt, jarr, jint, jobj, jstr, splitDataUrl, strAt, stringList, objAt } from "./util";
 
 // ---------------------------------------------------------------- requests
@@ -85,7 +85,7 @@ function anthropicMessagesToOpenAI(src: JsonValue, out: JsonValue, dropped: stri
       } else if (t == "tool_use") {
         const input = b.get("input");
         toolCalls.push(jobj().set("id", jstr(b.getString("id"))).set("type", jstr("function")).set("function",
-          jobj().set("name", jstr(b.getString("name"))).set("arguments", jstr(input === null ? "{}" : input.toString()))));
+          jobj().set("name", jstr(b.getString("name"))).set("arguments", jstr(input === null ? "{}" : jsonText(input)))));
       } else if (t == "tool_result") {
         // OpenAI wants tool results as their own messages, right after the assistant's tool calls.
         if (b.getBool("is_error")) note(dropped, "messages.content.tool_result.is_error");
@@ -399,7 +399,7 @@ export function decodeAnthropicResponse(body: JsonValue): ChatResult {
       else if (t == "thinking") r.reasoning += b.getString("thinking");
       else if (t == "tool_use") {
         const input = b.get("input");
-        r.toolCalls.push(new ToolCall(b.getString("id"), b.getString("name"), input === null ? "{}" : input.toString()));
+        r.toolCalls.push(new ToolCall(b.getString("id"), b.getString("name"), input === null ? "{}" : jsonText(input)));
       }
     }
   }
@@ -408,30 +408,40 @@ export function decodeAnthropicResponse(body: JsonValue): ChatResult {
   return r;
 }
 
-function usageJson(u: Usage): string {
+function writeAnthropicUsage(w: JsonWriter, u: Usage): void {
   const cached = u.cached > 0 ? u.cached : 0;
-  let s = "{\"input_tokens\":" + (u.promptOr0() - cached).toString() + ",\"output_tokens\":" + u.completionOr0().toString();
-  if (u.cached >= 0) s += ",\"cache_read_input_tokens\":" + u.cached.toString();
-  return s + "}";
-}
-
-function toolInput(args: string): string {
-  if (args.length == 0) return "{}";
-  const v = parseJson(args);
-  return v !== null && v.isObject() ? v.toString() : "{}";
+  w.raw("{\"input_tokens\":"); w.int(u.promptOr0() - cached);
+  w.raw(",\"output_tokens\":"); w.int(u.completionOr0());
+  if (u.cached >= 0) { w.raw(",\"cache_read_input_tokens\":"); w.int(u.cached); }
+  w.byte(0x7D);
 }
 
 export function encodeAnthropicResponse(r: ChatResult, ex: Exchange): string {
-  let content = "";
-  if (r.reasoning.length) content += "{\"type\":\"thinking\",\"thinking\":" + jsonQuote(r.reasoning) + ",\"signature\":\"\"}";
-  if (r.content.length || r.toolCalls.length == 0) content += (content.length ? "," : "") + "{\"type\":\"text\",\"text\":" + jsonQuote(r.content) + "}";
+  const w = new JsonWriter(256);
+  w.raw("{\"id\":");
+  w.str(r.id.length ? r.id : "msg_" + ex.requestId);
+  w.raw(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+  w.str(r.model.length ? r.model : ex.model);
+  w.raw(",\"content\":[");
+  if (r.reasoning.length) { w.raw("{\"type\":\"thinking\",\"thinking\":"); w.str(r.reasoning); w.raw(",\"signature\":\"\"}"); }
+  if (r.content.length || r.toolCalls.length == 0) { w.comma(); textBlock(w, r.content); }
   for (let i = 0; i < r.toolCalls.length; i++) {
     const c = r.toolCalls[i];
-    content += (content.length ? "," : "") + "{\"type\":\"tool_use\",\"id\":" + jsonQuote(c.id) + ",\"name\":" + jsonQuote(c.name) + ",\"input\":" + toolInput(c.arguments) + "}";
+    w.comma();
+    w.raw("{\"type\":\"tool_use\",\"id\":"); w.str(c.id);
+    w.raw(",\"name\":"); w.str(c.name);
+    w.raw(",\"input\":");
+    const input = c.arguments.length ? parseJson(c.arguments) : null;
+    if (input !== null && input.isObject()) w.value(input);
+    else w.raw("{}");
+    w.byte(0x7D);
   }
-  return "{\"id\":" + jsonQuote(r.id.length ? r.id : "msg_" + ex.requestId) + ",\"type\":\"message\",\"role\":\"assistant\",\"model\":" +
-    jsonQuote(r.model.length ? r.model : ex.model) + ",\"content\":[" + content + "],\"stop_reason\":" +
-    jsonQuote(finishToAnthropicStop(r.finish)) + ",\"stop_sequence\":null,\"usage\":" + usageJson(r.usage) + "}";
+  w.raw("],\"stop_reason\":");
+  w.str(finishToAnthropicStop(r.finish));
+  w.raw(",\"stop_sequence\":null,\"usage\":");
+  writeAnthropicUsage(w, r.usage);
+  w.byte(0x7D);
+  return w.text();
 }
 
 // ---------------------------------------------------------------- streams
@@ -557,8 +567,12 @@ export function anthropicErrorType(status: i32): string {
   return "api_error";
 }
 
-export function anthropicErrorBody(status: i32, message: string): string {
-  return "{\"type\":\"error\",\"error\":{\"type\":" + jsonQuote(anthropicErrorType(status)) + ",\"message\":" + jsonQuote(message) + "}}";
+export function writeAnthropicError(w: JsonWriter, status: i32, message: string): void {
+  w.raw("{\"type\":\"error\",\"error\":{\"type\":");
+  w.str(anthropicErrorType(status));
+  w.raw(",\"message\":");
+  w.str(message);
+  w.raw("}}");
 }
 
 const BLOCK_NONE = 0, BLOCK_TEXT = 1, BLOCK_THINKING = 2, BLOCK_TOOL = 3;
@@ -598,7 +612,7 @@ export class AnthropicStreamEncoder extends StreamEncoder {
     if (k == EventKind.Error) {
       this.closed = true;
       sse(w, "error");
-      w.raw(anthropicErrorBody(e.index, e.text));
+      writeAnthropicError(w, e.index, e.text);
       w.raw("\n\n");
       return;
     }
@@ -637,11 +651,8 @@ export class AnthropicStreamEncoder extends StreamEncoder {
       if (this.stop.length) w.str(this.stop);
       else w.raw("\"end_turn\"");
       w.raw(",\"stop_sequence\":null},\"usage\":");
-      const cached = this.usage.cached > 0 ? this.usage.cached : 0;
-      w.raw("{\"input_tokens\":"); w.int(this.usage.promptOr0() - cached);
-      w.raw(",\"output_tokens\":"); w.int(this.usage.completionOr0());
-      if (this.usage.cached >= 0) { w.raw(",\"cache_read_input_tokens\":"); w.int(this.usage.cached); }
-      w.raw("}}\n\n");
+      writeAnthropicUsage(w, this.usage);
+      w.raw("}\n\n");
       sse(w, "message_stop");
       w.raw("{\"type\":\"message_stop\"}\n\n");
     }

@@ -2,12 +2,13 @@
 // Shapes follow https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api (DashScope
 // request/response, result_format, incremental_output, tool_calls) and
 // https://www.alibabacloud.com/help/en/model-studio/stream (SSE: id/event:result/:HTTP_STATUS/data lines).
-import { JsonValue, parseJson, jsonQuote } from "../json";
+import { JsonValue } from "../json";
 import { SseEvent } from "../sse";
 import {
   ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, Usage, note,
 } from "./types";
 import { JsonText, eventJson } from "./reader";
+import { toolCallDeltas } from "./chat_openai";
 import { JsonWriter } from "./writer";
 import { contentText, copyKey, countAt, jarr, jobj, jstr, startsWithAny, strAt, arrAt, firstOf } from "./util";
 
@@ -270,18 +271,11 @@ export function decodeDashScopeResponse(body: JsonValue): ChatResult {
   return r;
 }
 
-function toolCallsJson(calls: ToolCall[], from: i32): string {
-  let s = "[";
-  for (let i = from; i < calls.length; i++) {
-    const c = calls[i];
-    s += (i > from ? "," : "") + "{\"index\":" + i.toString() + ",\"id\":" + jsonQuote(c.id) + ",\"type\":\"function\",\"function\":{\"name\":" +
-      jsonQuote(c.name) + ",\"arguments\":" + jsonQuote(c.arguments) + "}}";
-  }
-  return s + "]";
-}
-
-/** The `output` object of a DashScope answer; tools is JSON text of tool calls, or "". */
-function writeOutput(w: JsonWriter, ex: Exchange, content: string, reasoning: string, tools: string, finish: string): void {
+/**
+ * The `output` object of a DashScope answer. Tool calls: the whole list so far (tools), or in an
+ * incremental stream just the new piece (delta, a ToolCall or ToolArgs event).
+ */
+function writeOutput(w: JsonWriter, ex: Exchange, content: string, reasoning: string, finish: string, tools: ToolCall[] | null, delta: ChatEvent | null = null): void {
   if (ex.textFormat) {
     w.raw("{\"text\":");
     w.str(content);
@@ -297,14 +291,37 @@ function writeOutput(w: JsonWriter, ex: Exchange, content: string, reasoning: st
   else if (content.length) { w.raw("[{\"text\":"); w.str(content); w.raw("}]"); }
   else w.raw("[]");
   if (reasoning.length) { w.raw(",\"reasoning_content\":"); w.str(reasoning); }
-  if (tools.length) { w.raw(",\"tool_calls\":"); w.raw(tools); }
+  if (delta !== null) {
+    w.raw(",\"tool_calls\":[{\"index\":");
+    w.int(delta.index);
+    if (delta.kind == EventKind.ToolCall) {
+      w.raw(",\"id\":"); w.str(delta.id);
+      w.raw(",\"type\":\"function\",\"function\":{\"name\":"); w.str(delta.name);
+      w.raw(",\"arguments\":\"\"}}]");
+    } else {
+      w.raw(",\"function\":{\"arguments\":"); w.str(delta.text);
+      w.raw("}}]");
+    }
+  } else if (tools !== null && tools.length) {
+    w.raw(",\"tool_calls\":[");
+    for (let i = 0; i < tools.length; i++) {
+      const c = tools[i];
+      w.comma();
+      w.raw("{\"index\":"); w.int(i);
+      w.raw(",\"id\":"); w.str(c.id);
+      w.raw(",\"type\":\"function\",\"function\":{\"name\":"); w.str(c.name);
+      w.raw(",\"arguments\":"); w.str(c.arguments);
+      w.raw("}}");
+    }
+    w.byte(0x5D);
+  }
   w.raw("}}]}");
 }
 
 export function encodeDashScopeResponse(r: ChatResult, ex: Exchange): string {
   const w = new JsonWriter(256);
   w.raw("{\"output\":");
-  writeOutput(w, ex, r.content, r.reasoning, r.toolCalls.length ? toolCallsJson(r.toolCalls, 0) : "", r.finish.length ? r.finish : "stop");
+  writeOutput(w, ex, r.content, r.reasoning, r.finish.length ? r.finish : "stop", r.toolCalls);
   w.raw(",\"usage\":");
   writeDashScopeUsage(w, r.usage);
   w.raw(",\"request_id\":");
@@ -335,9 +352,14 @@ export function dashScopeErrorCode(status: i32): string {
   return "InvalidParameter";
 }
 
-export function dashScopeErrorBody(status: i32, message: string, code: string, requestId: string): string {
-  return "{\"code\":" + jsonQuote(code.length ? code : dashScopeErrorCode(status)) + ",\"message\":" + jsonQuote(message) +
-    ",\"request_id\":" + jsonQuote(requestId) + "}";
+export function writeDashScopeError(w: JsonWriter, status: i32, message: string, code: string, requestId: string): void {
+  w.raw("{\"code\":");
+  w.str(code.length ? code : dashScopeErrorCode(status));
+  w.raw(",\"message\":");
+  w.str(message);
+  w.raw(",\"request_id\":");
+  w.str(requestId);
+  w.byte(0x7D);
 }
 
 // ---------------------------------------------------------------- streams
@@ -375,7 +397,7 @@ function finishAt(j: JsonText, obj: i32): string {
 export class DashScopeStreamDecoder extends StreamDecoder {
   private started: bool = false;
   private done: bool = false;
-  private knownTools: Set<i32> = new Set<i32>();
+  private knownTools: Map<i32, i32> = new Map<i32, i32>();
 
   decode(ev: SseEvent, out: ChatEvents): void {
     if (this.done) return;
@@ -412,7 +434,7 @@ export class DashScopeStreamDecoder extends StreamDecoder {
         const content = m < 0 ? "" : j.contentText(j.get(m, "content"));
         if (content.length) out.add(EventKind.Text, content);
         const calls = j.getArray(m, "tool_calls");
-        if (calls >= 0) this.toolDeltas(j, calls, out);
+        if (calls >= 0) toolCallDeltas(j, calls, this.knownTools, out);
         finish = finishAt(j, choice);
       } else {
         const text = j.getString(output, "text");
@@ -426,23 +448,6 @@ export class DashScopeStreamDecoder extends StreamDecoder {
       out.add(EventKind.Finish, finish);
       out.add(EventKind.Done);
       this.done = true;
-    }
-  }
-
-  private toolDeltas(j: JsonText, calls: i32, out: ChatEvents): void {
-    let i = 0;
-    for (let c = j.first(calls); c >= 0; c = j.next(c), i++) {
-      const index = <i32>j.getInt(c, "index", i);
-      const fn = j.getObject(c, "function");
-      if (!this.knownTools.has(index)) {
-        this.knownTools.add(index);
-        const e = out.add(EventKind.ToolCall);
-        e.index = index;
-        e.id = j.getString(c, "id");
-        e.name = j.getString(fn, "name");
-      }
-      const args = j.getString(fn, "arguments");
-      if (args.length) out.add(EventKind.ToolArgs, args).index = index;
     }
   }
 
@@ -478,40 +483,36 @@ export class DashScopeStreamEncoder extends StreamEncoder {
       this.finish = e.text;
     } else if (k == EventKind.Text) {
       this.content += e.text;
-      this.event(w, inc ? e.text : this.content, inc ? "" : this.reasoning, inc ? "" : this.toolsJson(), "");
+      this.event(w, inc ? e.text : this.content, inc ? "" : this.reasoning, "", inc ? null : this.tools);
     } else if (k == EventKind.Reasoning) {
       this.reasoning += e.text;
-      this.event(w, inc ? "" : this.content, inc ? e.text : this.reasoning, inc ? "" : this.toolsJson(), "");
+      this.event(w, inc ? "" : this.content, inc ? e.text : this.reasoning, "", inc ? null : this.tools);
     } else if (k == EventKind.ToolCall || k == EventKind.ToolArgs) {
       while (this.tools.length <= e.index && this.tools.length < 128) this.tools.push(new ToolCall("", "", ""));
       if (e.index < 0 || e.index >= this.tools.length) return;
       const t = this.tools[e.index];
       if (k == EventKind.ToolCall) { t.id = e.id; t.name = e.name; } else t.arguments += e.text;
-      if (!inc) { this.event(w, this.content, this.reasoning, this.toolsJson(), ""); return; }
-      const delta = k == EventKind.ToolCall
-        ? "[{\"index\":" + e.index.toString() + ",\"id\":" + jsonQuote(e.id) + ",\"type\":\"function\",\"function\":{\"name\":" + jsonQuote(e.name) + ",\"arguments\":\"\"}}]"
-        : "[{\"index\":" + e.index.toString() + ",\"function\":{\"arguments\":" + jsonQuote(e.text) + "}}]";
-      this.event(w, "", "", delta, "");
+      if (inc) this.event(w, "", "", "", null, e);
+      else this.event(w, this.content, this.reasoning, "", this.tools);
     } else if (k == EventKind.Error) {
       this.closed = true;
       const status = e.index > 0 ? e.index : 500;
       w.raw("id:"); w.int(++this.seq);
       w.raw("\nevent:error\n:HTTP_STATUS/"); w.int(status);
-      w.raw("\ndata:"); w.raw(dashScopeErrorBody(status, e.text, e.id, this.id.length ? this.id : this.ex.requestId));
+      w.raw("\ndata:");
+      writeDashScopeError(w, status, e.text, e.id, this.id.length ? this.id : this.ex.requestId);
       w.raw("\n\n");
     } else { // Done
       this.closed = true;
-      this.event(w, inc ? "" : this.content, inc ? "" : this.reasoning, inc ? "" : this.toolsJson(), this.finish.length ? this.finish : "stop");
+      this.event(w, inc ? "" : this.content, inc ? "" : this.reasoning, this.finish.length ? this.finish : "stop", inc ? null : this.tools);
     }
   }
 
-  private toolsJson(): string { return this.tools.length ? toolCallsJson(this.tools, 0) : ""; }
-
-  private event(w: JsonWriter, content: string, reasoning: string, tools: string, finish: string): void {
+  private event(w: JsonWriter, content: string, reasoning: string, finish: string, tools: ToolCall[] | null, delta: ChatEvent | null = null): void {
     w.raw("id:");
     w.int(++this.seq);
     w.raw("\nevent:result\n:HTTP_STATUS/200\ndata:{\"output\":");
-    writeOutput(w, this.ex, content, reasoning, tools, finish);
+    writeOutput(w, this.ex, content, reasoning, finish, tools, delta);
     if (this.usage.known()) { w.raw(",\"usage\":"); writeDashScopeUsage(w, this.usage); }
     w.raw(",\"request_id\":");
     w.str(this.id.length ? this.id : this.ex.requestId);

@@ -1,7 +1,7 @@
 // OpenAI Chat Completions responses and streams <-> protocol-neutral ChatResult / ChatEvent.
 // Shapes follow https://platform.openai.com/docs/api-reference/chat/object and
 // https://platform.openai.com/docs/api-reference/chat-streaming/streaming (chunks, `data: [DONE]`).
-import { JsonValue, parseJson, jsonQuote } from "../json";
+import { JsonValue } from "../json";
 import { SseEvent } from "../sse";
 import { ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, Usage } from "./types";
 import { JsonText, eventJson } from "./reader";
@@ -36,12 +36,13 @@ export function openAIUsage(u: JsonValue | null): Usage {
   return r;
 }
 
-export function openAIUsageJson(u: Usage): string {
-  let s = "{\"prompt_tokens\":" + u.promptOr0().toString() + ",\"completion_tokens\":" + u.completionOr0().toString() +
-    ",\"total_tokens\":" + u.totalOrSum().toString();
-  if (u.cached >= 0) s += ",\"prompt_tokens_details\":{\"cached_tokens\":" + u.cached.toString() + "}";
-  if (u.reasoning >= 0) s += ",\"completion_tokens_details\":{\"reasoning_tokens\":" + u.reasoning.toString() + "}";
-  return s + "}";
+function writeOpenAIUsage(w: JsonWriter, u: Usage): void {
+  w.raw("{\"prompt_tokens\":"); w.int(u.promptOr0());
+  w.raw(",\"completion_tokens\":"); w.int(u.completionOr0());
+  w.raw(",\"total_tokens\":"); w.int(u.totalOrSum());
+  if (u.cached >= 0) { w.raw(",\"prompt_tokens_details\":{\"cached_tokens\":"); w.int(u.cached); w.byte(0x7D); }
+  if (u.reasoning >= 0) { w.raw(",\"completion_tokens_details\":{\"reasoning_tokens\":"); w.int(u.reasoning); w.byte(0x7D); }
+  w.byte(0x7D);
 }
 
 /** Reasoning text: DeepSeek/DashScope/vLLM call it reasoning_content, newer vLLM and OpenRouter reasoning. */
@@ -79,25 +80,36 @@ export function decodeOpenAIResponse(body: JsonValue): ChatResult {
   return r;
 }
 
-function toolCallsJson(calls: ToolCall[]): string {
-  let s = "[";
-  for (let i = 0; i < calls.length; i++) {
-    const c = calls[i];
-    s += (i ? "," : "") + "{\"id\":" + jsonQuote(c.id) + ",\"type\":\"function\",\"function\":{\"name\":" + jsonQuote(c.name) +
-      ",\"arguments\":" + jsonQuote(c.arguments) + "}}";
-  }
-  return s + "]";
-}
-
 export function encodeOpenAIResponse(r: ChatResult, ex: Exchange): string {
-  let msg = "{\"role\":\"assistant\",\"content\":" + (r.content.length || r.toolCalls.length == 0 ? jsonQuote(r.content) : "null");
-  if (r.reasoning.length) msg += ",\"reasoning_content\":" + jsonQuote(r.reasoning);
-  if (r.toolCalls.length) msg += ",\"tool_calls\":" + toolCallsJson(r.toolCalls);
-  msg += "}";
-  return "{\"id\":" + jsonQuote(r.id.length ? r.id : "chatcmpl-" + ex.requestId) + ",\"object\":\"chat.completion\",\"created\":" +
-    ex.created.toString() + ",\"model\":" + jsonQuote(r.model.length ? r.model : ex.model) +
-    ",\"choices\":[{\"index\":0,\"message\":" + msg + ",\"finish_reason\":" + jsonQuote(r.finish.length ? r.finish : "stop") +
-    ",\"logprobs\":null}],\"usage\":" + openAIUsageJson(r.usage) + "}";
+  const w = new JsonWriter(256);
+  w.raw("{\"id\":");
+  w.str(r.id.length ? r.id : "chatcmpl-" + ex.requestId);
+  w.raw(",\"object\":\"chat.completion\",\"created\":");
+  w.int(ex.created);
+  w.raw(",\"model\":");
+  w.str(r.model.length ? r.model : ex.model);
+  w.raw(",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+  if (r.content.length || r.toolCalls.length == 0) w.str(r.content);
+  else w.raw("null");
+  if (r.reasoning.length) { w.raw(",\"reasoning_content\":"); w.str(r.reasoning); }
+  if (r.toolCalls.length) {
+    w.raw(",\"tool_calls\":[");
+    for (let i = 0; i < r.toolCalls.length; i++) {
+      const c = r.toolCalls[i];
+      w.comma();
+      w.raw("{\"id\":"); w.str(c.id);
+      w.raw(",\"type\":\"function\",\"function\":{\"name\":"); w.str(c.name);
+      w.raw(",\"arguments\":"); w.str(c.arguments);
+      w.raw("}}");
+    }
+    w.byte(0x5D);
+  }
+  w.raw("},\"finish_reason\":");
+  w.str(r.finish.length ? r.finish : "stop");
+  w.raw(",\"logprobs\":null}],\"usage\":");
+  writeOpenAIUsage(w, r.usage);
+  w.byte(0x7D);
+  return w.text();
 }
 
 /** Usage of a streamed OpenAI chunk (the same fields as openAIUsage reads). */
@@ -109,11 +121,32 @@ function readOpenAIUsage(j: JsonText, u: i32, r: Usage): void {
   r.reasoning = j.count(j.getObject(u, "completion_tokens_details"), "reasoning_tokens");
 }
 
+/**
+ * Streamed tool calls in OpenAI's shape (DashScope streams them the same way): a ToolCall the first
+ * time an index shows up, then ToolArgs for every piece of arguments.
+ */
+export function toolCallDeltas(j: JsonText, calls: i32, known: Map<i32, i32>, out: ChatEvents): void {
+  let i = 0;
+  for (let c = j.first(calls); c >= 0; c = j.next(c), i++) {
+    const index = <i32>j.getInt(c, "index", i);
+    const fn = j.getObject(c, "function");
+    if (!known.has(index)) {
+      known.set(index, 0);
+      const e = out.add(EventKind.ToolCall);
+      e.index = index;
+      e.id = j.getString(c, "id");
+      e.name = j.getString(fn, "name");
+    }
+    const args = j.getString(fn, "arguments");
+    if (args.length) out.add(EventKind.ToolArgs, args).index = index;
+  }
+}
+
 export class OpenAIStreamDecoder extends StreamDecoder {
   private started: bool = false;
   private finished: bool = false;
   private done: bool = false;
-  private knownTools: Set<i32> = new Set<i32>();
+  private knownTools: Map<i32, i32> = new Map<i32, i32>();
 
   decode(ev: SseEvent, out: ChatEvents): void {
     if (this.done) return;
@@ -152,30 +185,13 @@ export class OpenAIStreamDecoder extends StreamDecoder {
         const content = j.getString(d, "content");
         if (content.length) out.add(EventKind.Text, content);
         const calls = j.getArray(d, "tool_calls");
-        if (calls >= 0) this.toolDeltas(j, calls, out);
+        if (calls >= 0) toolCallDeltas(j, calls, this.knownTools, out);
       }
       const finish = j.get(choice, "finish_reason");
       if (j.isString(finish)) { out.add(EventKind.Finish, j.stringAt(finish)); this.finished = true; }
     }
     const usage = j.get(data, "usage");
     if (j.isObject(usage)) readOpenAIUsage(j, usage, out.add(EventKind.Usage).withUsage());
-  }
-
-  private toolDeltas(j: JsonText, calls: i32, out: ChatEvents): void {
-    let i = 0;
-    for (let c = j.first(calls); c >= 0; c = j.next(c), i++) {
-      const index = <i32>j.getInt(c, "index", i);
-      const fn = j.getObject(c, "function");
-      if (!this.knownTools.has(index)) {
-        this.knownTools.add(index);
-        const e = out.add(EventKind.ToolCall);
-        e.index = index;
-        e.id = j.getString(c, "id");
-        e.name = j.getString(fn, "name");
-      }
-      const args = j.getString(fn, "arguments");
-      if (args.length) out.add(EventKind.ToolArgs, args).index = index;
-    }
   }
 
   end(out: ChatEvents): void {
@@ -195,9 +211,15 @@ export function openAIErrorType(status: i32): string {
   return "invalid_request_error";
 }
 
-export function openAIErrorBody(status: i32, message: string, code: string): string {
-  return "{\"error\":{\"message\":" + jsonQuote(message) + ",\"type\":" + jsonQuote(openAIErrorType(status)) +
-    ",\"param\":null,\"code\":" + (code.length ? jsonQuote(code) : "null") + "}}";
+export function writeOpenAIError(w: JsonWriter, status: i32, message: string, code: string): void {
+  w.raw("{\"error\":{\"message\":");
+  w.str(message);
+  w.raw(",\"type\":");
+  w.str(openAIErrorType(status));
+  w.raw(",\"param\":null,\"code\":");
+  if (code.length) w.str(code);
+  else w.raw("null");
+  w.raw("}}");
 }
 
 export class OpenAIStreamEncoder extends StreamEncoder {
@@ -244,7 +266,7 @@ export class OpenAIStreamEncoder extends StreamEncoder {
       if (k == EventKind.Usage) { if (e.hasUsage) this.usage.merge(e.usage); return; }
       if (k == EventKind.Finish) { this.finish = e.text; return; }
       this.closed = true;
-      if (k == EventKind.Error) { w.raw("data: "); w.raw(openAIErrorBody(e.index, e.text, e.id)); w.raw("\n\n"); return; }
+      if (k == EventKind.Error) { w.raw("data: "); writeOpenAIError(w, e.index, e.text, e.id); w.raw("\n\n"); return; }
       this.done(w);
       return;
     }
@@ -256,20 +278,20 @@ export class OpenAIStreamEncoder extends StreamEncoder {
    * like Dify, read usage from any chunk); with include_usage it comes as OpenAI's own usage-only chunk.
    */
   private done(w: JsonWriter): void {
-    const usage = this.usage.known() ? openAIUsageJson(this.usage) : "";
+    const usage = this.usage.known();
     if (this.finish.length) {
       this.open(w);
       w.raw("{},\"finish_reason\":");
       w.str(this.finish);
       w.raw("}]");
-      if (!this.ex.includeUsage && usage.length) { w.raw(",\"usage\":"); w.raw(usage); }
+      if (!this.ex.includeUsage && usage) { w.raw(",\"usage\":"); writeOpenAIUsage(w, this.usage); }
       w.raw("}\n\n");
     }
-    if (this.ex.includeUsage && usage.length) {
+    if (this.ex.includeUsage && usage) {
       w.raw("data: ");
       w.append(this.head());
       w.raw("[],\"usage\":");
-      w.raw(usage);
+      writeOpenAIUsage(w, this.usage);
       w.raw("}\n\n");
     }
     w.raw("data: [DONE]\n\n");

@@ -1,10 +1,10 @@
 // Embeddings: OpenAI /v1/embeddings <-> DashScope text-embedding.
 // Shapes follow https://platform.openai.com/docs/api-reference/embeddings/create and
 // https://www.alibabacloud.com/help/en/model-studio/text-embedding-synchronous-api (DashScope section).
-import { JsonValue, jsonQuote } from "../json";
+import { JsonValue } from "../json";
 import { base64Decode, base64Encode } from "../crypto";
 import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note } from "./types";
-import { jsonBytes } from "./writer";
+import { JsonWriter, jsonBytes } from "./writer";
 import { countAt, jarr, jobj, jstr, valAt, arrAt } from "./util";
 
 export const OPENAI_EMBEDDINGS_PATH = "/v1/embeddings";
@@ -71,62 +71,71 @@ export function translateEmbeddingsRequest(client: Protocol, provider: Protocol,
   return r;
 }
 
-/** OpenAI's base64 embedding: the float32 little-endian bytes of the vector. */
-function base64Floats(vec: JsonValue): string {
+/** OpenAI's base64 embedding: the float32 little-endian bytes of the vector, as a JSON string. */
+function writeBase64Floats(w: JsonWriter, vec: JsonValue): void {
   const items = vec.items();
   const bytes = new Uint8Array(items.length * 4);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < items.length; i++) view.setFloat32(i * 4, <f32>items[i].asNumber(), true);
-  return jsonQuote(base64Encode(bytes));
+  w.str(base64Encode(bytes));
 }
 
-function floatsFromBase64(s: string): string {
-  const bytes = base64Decode(s);
-  if (bytes === null) return "[]";
-  const view = new DataView(bytes.buffer);
-  let out = "[";
-  for (let i = 0; i + 4 <= bytes.length; i += 4) out += (i ? "," : "") + JsonValue.newNumber(<f64>view.getFloat32(i, true)).toString();
-  return out + "]";
-}
-
-/** Vector as JSON text; base64 strings from upstream become number arrays. */
-function vectorJson(v: JsonValue | null): string {
-  if (v === null) return "[]";
-  if (v.isString()) return floatsFromBase64(v.asString());
-  return v.toString();
+/** A vector; base64 strings from upstream become number arrays. */
+function writeVector(w: JsonWriter, v: JsonValue | null): void {
+  if (v === null) { w.raw("[]"); return; }
+  if (!v.isString()) { w.value(v); return; }
+  w.byte(0x5B);
+  const bytes = base64Decode(v.asString());
+  if (bytes !== null) {
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i + 4 <= bytes.length; i += 4) { w.comma(); w.num(<f64>view.getFloat32(i, true)); }
+  }
+  w.byte(0x5D);
 }
 
 export function translateEmbeddingsResponse(ex: Exchange, body: JsonValue): string {
+  const w = new JsonWriter(1024);
   if (ex.provider == Protocol.DashScope) {
-    const output = body.getObject("output");
-    const embs = arrAt(output, "embeddings");
-    let data = "";
+    w.raw("{\"object\":\"list\",\"data\":[");
+    const embs = arrAt(body.getObject("output"), "embeddings");
     if (embs !== null) {
       const items = embs.items();
       for (let i = 0; i < items.length; i++) {
         const e = items[i];
+        w.comma();
+        w.raw("{\"object\":\"embedding\",\"index\":");
+        w.int(e.getInt("text_index", i));
+        w.raw(",\"embedding\":");
         const vec = e.get("embedding");
-        const vj = vec === null ? "[]" : ex.base64 && vec.isArray() ? base64Floats(vec) : vectorJson(vec);
-        data += (i ? "," : "") + "{\"object\":\"embedding\",\"index\":" + e.getInt("text_index", i).toString() + ",\"embedding\":" + vj + "}";
+        if (vec !== null && ex.base64 && vec.isArray()) writeBase64Floats(w, vec);
+        else writeVector(w, vec);
+        w.byte(0x7D);
       }
     }
     const total = countAt(body.getObject("usage"), "total_tokens");
-    const t = (total < 0 ? 0 : total).toString();
-    return "{\"object\":\"list\",\"data\":[" + data + "],\"model\":" + jsonQuote(ex.model) +
-      ",\"usage\":{\"prompt_tokens\":" + t + ",\"total_tokens\":" + t + "}}";
+    w.raw("],\"model\":"); w.str(ex.model);
+    w.raw(",\"usage\":{\"prompt_tokens\":"); w.int(total < 0 ? 0 : total);
+    w.raw(",\"total_tokens\":"); w.int(total < 0 ? 0 : total);
+    w.raw("}}");
+    return w.text();
   }
+  w.raw("{\"output\":{\"embeddings\":[");
   const data = body.getArray("data");
-  let embs = "";
   if (data !== null) {
     const items = data.items();
     for (let i = 0; i < items.length; i++) {
       const e = items[i];
-      embs += (i ? "," : "") + "{\"text_index\":" + e.getInt("index", i).toString() + ",\"embedding\":" + vectorJson(e.get("embedding")) + "}";
+      w.comma();
+      w.raw("{\"text_index\":"); w.int(e.getInt("index", i));
+      w.raw(",\"embedding\":"); writeVector(w, e.get("embedding"));
+      w.byte(0x7D);
     }
   }
   const usage = body.getObject("usage");
   let total = countAt(usage, "total_tokens");
   if (total < 0) total = countAt(usage, "prompt_tokens");
-  return "{\"output\":{\"embeddings\":[" + embs + "]},\"usage\":{\"total_tokens\":" + (total < 0 ? 0 : total).toString() +
-    "},\"request_id\":" + jsonQuote(body.getString("id", ex.requestId)) + "}";
+  w.raw("]},\"usage\":{\"total_tokens\":"); w.int(total < 0 ? 0 : total);
+  w.raw("},\"request_id\":"); w.str(body.getString("id", ex.requestId));
+  w.byte(0x7D);
+  return w.text();
 }

@@ -2,11 +2,12 @@
 // Shapes follow https://platform.openai.com/docs/guides/error-codes ({error:{message,type,param,code}}),
 // https://docs.anthropic.com/en/api/errors ({type:"error",error:{type,message}}) and
 // https://www.alibabacloud.com/help/en/model-studio/error-code ({code,message,request_id}).
-import { parseJson } from "../json";
+import { jsonNumber, parseJson } from "../json";
 import { ApiError, ClientError, Protocol } from "./types";
-import { anthropicErrorBody, anthropicErrorStatus } from "./chat_anthropic";
-import { openAIErrorBody } from "./chat_openai";
-import { dashScopeErrorBody } from "./chat_dashscope";
+import { anthropicErrorStatus, writeAnthropicError } from "./chat_anthropic";
+import { writeOpenAIError } from "./chat_openai";
+import { writeDashScopeError } from "./chat_dashscope";
+import { JsonWriter } from "./writer";
 
 const MAX_RAW_MESSAGE = 512;
 
@@ -18,7 +19,7 @@ export function decodeProviderError(status: i32, text: string): ApiError {
     if (err !== null && err.isObject()) {
       const kind = err.getString("type");
       const code = err.get("code");
-      const codeStr = code === null ? "" : code.isString() ? code.asString() : code.isNumber() ? code.toString() : "";
+      const codeStr = code === null ? "" : code.isString() ? code.asString() : code.isNumber() ? jsonNumber(code.asNumber()) : "";
       // Anthropic names the error kind in type; keep it only where it is Anthropic's vocabulary.
       const msg = err.getString("message");
       return new ApiError(status, msg.length ? msg : "upstream error", codeStr, body.getString("type") == "error" ? kind : "");
@@ -43,11 +44,14 @@ export function encodeClientError(client: Protocol, err: ApiError, requestId: st
   let status = err.status;
   if (err.kind.length && status == 200) status = anthropicErrorStatus(err.kind);
   status = clientStatus(client, status);
-  if (client == Protocol.Anthropic) return new ClientError(status, anthropicErrorBody(status, err.message));
-  // DashScope codes are dotted words (Throttling.RateQuota); other providers' codes mean nothing to its clients.
-  const dsCode = err.code.length && err.code.charCodeAt(0) >= 65 && err.code.charCodeAt(0) <= 90 ? err.code : "";
-  if (client == Protocol.DashScope) return new ClientError(status, dashScopeErrorBody(status, err.message, dsCode, requestId));
-  return new ClientError(status, openAIErrorBody(status, err.message, err.code));
+  const w = new JsonWriter(128);
+  if (client == Protocol.Anthropic) writeAnthropicError(w, status, err.message);
+  else if (client == Protocol.DashScope) {
+    // DashScope codes are dotted words (Throttling.RateQuota); other providers' codes mean nothing to its clients.
+    const dsCode = err.code.length && err.code.charCodeAt(0) >= 65 && err.code.charCodeAt(0) <= 90 ? err.code : "";
+    writeDashScopeError(w, status, err.message, dsCode, requestId);
+  } else writeOpenAIError(w, status, err.message, err.code);
+  return new ClientError(status, w.text());
 }
 
 /** A provider error response translated for the client. */

@@ -3,9 +3,9 @@
 // Shapes follow https://www.alibabacloud.com/help/en/model-studio/qwen-image-api (input.messages[0].content[].text,
 // parameters.size "W*H", output.choices[0].message.content[].image, usage.{width,height,image_count}) and
 // https://platform.openai.com/docs/api-reference/images/create ({prompt,n,size "WxH"} -> {created,data[].url|b64_json}).
-import { JsonValue, jsonQuote } from "../json";
+import { JsonValue } from "../json";
 import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note } from "./types";
-import { jsonBytes } from "./writer";
+import { JsonWriter, jsonBytes } from "./writer";
 import { jarr, jobj, jstr, startsWithAny, arrAt } from "./util";
 import { DASHSCOPE_MULTIMODAL_PATH } from "./chat_dashscope";
 
@@ -104,10 +104,21 @@ function sizePart(size: string, which: i32): string {
   return s.length ? s : "0";
 }
 
+/** {"<key>":url} into a list. */
+function urlItem(w: JsonWriter, key: string, url: string): void {
+  w.comma();
+  w.byte(0x7B);
+  w.str(key);
+  w.byte(0x3A);
+  w.str(url);
+  w.byte(0x7D);
+}
+
 export function translateImagesResponse(ex: Exchange, body: JsonValue): string {
+  const w = new JsonWriter(512);
   if (ex.provider == Protocol.OpenAI) {
+    w.raw("{\"output\":{\"choices\":[{\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":[");
     const data = body.getArray("data");
-    let content = "";
     let count = 0;
     if (data !== null) {
       const items = data.items();
@@ -116,26 +127,30 @@ export function translateImagesResponse(ex: Exchange, body: JsonValue): string {
         // gpt-image models answer only in base64: hand it over as a data URL, which is still a URL.
         const url = d.getString("url").length ? d.getString("url") : d.getString("b64_json").length ? "data:image/png;base64," + d.getString("b64_json") : "";
         if (url.length == 0) continue;
-        content += (count++ ? "," : "") + "{\"image\":" + jsonQuote(url) + "}";
+        urlItem(w, "image", url);
+        count++;
       }
     }
-    return "{\"output\":{\"choices\":[{\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":[" + content +
-      "]}}]},\"usage\":{\"width\":" + sizePart(ex.imageSize, 0) + ",\"height\":" + sizePart(ex.imageSize, 1) +
-      ",\"image_count\":" + count.toString() + "},\"request_id\":" + jsonQuote(ex.requestId) + "}";
+    w.raw("]}}]},\"usage\":{\"width\":"); w.raw(sizePart(ex.imageSize, 0));
+    w.raw(",\"height\":"); w.raw(sizePart(ex.imageSize, 1));
+    w.raw(",\"image_count\":"); w.int(count);
+    w.raw("},\"request_id\":"); w.str(ex.requestId);
+    w.byte(0x7D);
+    return w.text();
   }
-  let data = "";
+  w.raw("{\"created\":"); w.int(ex.created);
+  w.raw(",\"data\":[");
   const output = body.getObject("output");
   const choices = arrAt(output, "choices");
   if (choices !== null) {
     const cs = choices.items();
     for (let i = 0; i < cs.length; i++) {
-      const m = cs[i].getObject("message");
-      const parts = arrAt(m, "content");
+      const parts = arrAt(cs[i].getObject("message"), "content");
       if (parts === null) continue;
       const ps = parts.items();
       for (let j = 0; j < ps.length; j++) {
         const url = ps[j].getString("image");
-        if (url.length) data += (data.length ? "," : "") + "{\"url\":" + jsonQuote(url) + "}";
+        if (url.length) urlItem(w, "url", url);
       }
     }
   }
@@ -144,8 +159,9 @@ export function translateImagesResponse(ex: Exchange, body: JsonValue): string {
     const rs = results.items();
     for (let i = 0; i < rs.length; i++) {
       const url = rs[i].getString("url");
-      if (url.length) data += (data.length ? "," : "") + "{\"url\":" + jsonQuote(url) + "}";
+      if (url.length) urlItem(w, "url", url);
     }
   }
-  return "{\"created\":" + ex.created.toString() + ",\"data\":[" + data + "]}";
+  w.raw("]}");
+  return w.text();
 }

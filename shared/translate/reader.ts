@@ -11,6 +11,8 @@ const KEPT_UNITS = 1 << 16;   // a bigger position table is given back after a b
 
 const QUOTE: u32 = 0x22, BACKSLASH: u32 = 0x5C, COMMA: u32 = 0x2C, COLON: u32 = 0x3A;
 const LBRACE: u32 = 0x7B, RBRACE: u32 = 0x7D, LBRACKET: u32 = 0x5B, RBRACKET: u32 = 0x5D;
+// "true", "null" and "fals" as four UTF-16 units read at once.
+const TRUE: u64 = 0x0065007500720074, NULL: u64 = 0x006C006C0075006E, FALS: u64 = 0x0073006C00610066;
 
 // Per position, three i32 slots (filled only where they apply):
 const END = 0;   // a string or container starting here: where it ends (closing quote or bracket)
@@ -50,11 +52,11 @@ export class JsonText {
 
   // ---------------------------------------------------------------- lookups
 
-  @inline isObject(at: i32): bool { return at >= 0 && this.unit(at) == LBRACE; }
-  @inline isArray(at: i32): bool { return at >= 0 && this.unit(at) == LBRACKET; }
-  @inline isString(at: i32): bool { return at >= 0 && this.unit(at) == QUOTE; }
-  @inline isNumber(at: i32): bool { return at >= 0 && (this.unit(at) == 0x2D || this.unit(at) - 0x30 < 10); }
-  @inline isNull(at: i32): bool { return at >= 0 && this.unit(at) == 0x6E; }
+  isObject(at: i32): bool { return at >= 0 && this.unit(at) == LBRACE; }
+  isArray(at: i32): bool { return at >= 0 && this.unit(at) == LBRACKET; }
+  isString(at: i32): bool { return at >= 0 && this.unit(at) == QUOTE; }
+  isNumber(at: i32): bool { return at >= 0 && (this.unit(at) == 0x2D || this.unit(at) - 0x30 < 10); }
+  isNull(at: i32): bool { return at >= 0 && this.unit(at) == 0x6E; }
 
   /** Value of the last member `key` of the object at obj (any type); -1 if none. */
   get(obj: i32, key: string): i32 {
@@ -148,6 +150,7 @@ export class JsonText {
   // ---------------------------------------------------------------- walking validated text
 
   @inline private unit(i: i32): u32 { return <u32>load<u16>(this.src + (<usize>i << 1)); }
+  @inline private units4(i: i32): u64 { return load<u64>(this.src + (<usize>i << 1)); }
 
   @inline private slot(i: i32, which: usize): i32 { return load<i32>(this.t + <usize>i * SLOTS + which); }
   @inline private setSlot(i: i32, which: usize, v: i32): void { store<i32>(this.t + <usize>i * SLOTS + which, v); }
@@ -252,9 +255,9 @@ export class JsonText {
           else p = q;
           continue;
         }
-      } else if (this.literal(p, "true") || this.literal(p, "null")) {
+      } else if (p + 4 <= n && (this.units4(p) == TRUE || this.units4(p) == NULL)) {
         p += 4;
-      } else if (this.literal(p, "false")) {
+      } else if (p + 5 <= n && this.units4(p) == FALS && this.unit(p + 4) == 0x65) {
         p += 5;
       } else {
         return false;
@@ -279,11 +282,6 @@ export class JsonText {
         p++;
       }
     }
-  }
-
-  private literal(p: i32, word: string): bool {
-    const len = word.length;
-    return p + len <= this.n && memory.compare(this.src + (<usize>p << 1), changetype<usize>(word), <usize>len << 1) == 0;
   }
 
   /** `"key" :` at p, a member of the object open at depth; returns where its value starts, or -1. */

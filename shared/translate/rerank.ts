@@ -4,9 +4,9 @@
 // output.results[].{index,relevance_score,document.text}), https://www.alibabacloud.com/help/en/model-studio/rerank
 // (qwen3-rerank flat form) and https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html#re-rank-api
 // ({model,query,documents,top_n} -> {id,model,usage,results[]}); TEI's /rerank answer ([{index,score,text}]) is read too.
-import { JsonValue, jsonQuote } from "../json";
+import { JsonValue } from "../json";
 import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note } from "./types";
-import { jsonBytes } from "./writer";
+import { JsonWriter, jsonBytes } from "./writer";
 import { countAt, jarr, jobj, jstr } from "./util";
 
 export const OPENAI_RERANK_PATH = "/v1/rerank";
@@ -98,53 +98,58 @@ export function translateRerankRequest(client: Protocol, provider: Protocol, bod
   return r;
 }
 
-/** One result as JSON; the document text comes from upstream, else from the request. */
-function resultJson(ex: Exchange, index: i64, score: f64, doc: string, hasDoc: bool): string {
-  let s = "{\"index\":" + index.toString() + ",\"relevance_score\":" + JsonValue.newNumber(score).toString();
-  if (ex.returnDocuments) {
-    let text = doc;
-    if (!hasDoc) {
-      const docs = ex.documents;
-      const d: JsonValue | null = docs === null || index < 0 || index > <i64>i32.MAX_VALUE ? null : docs.at(<i32>index);
-      text = d === null ? "" : d.asString();
+/** The results, each with its document text when asked for: from upstream, else from the request. */
+function writeResults(w: JsonWriter, ex: Exchange, results: JsonValue | null): void {
+  w.byte(0x5B);
+  if (results !== null) {
+    const items = results.items();
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      if (!it.isObject()) continue;
+      const scoreV = it.has("relevance_score") ? it.get("relevance_score") : it.get("score");
+      const index = it.getInt("index", i);
+      w.comma();
+      w.raw("{\"index\":"); w.int(index);
+      w.raw(",\"relevance_score\":"); w.num(scoreV === null ? 0.0 : scoreV.asNumber());
+      if (ex.returnDocuments) {
+        const doc = it.get("document");
+        let text = "";
+        if (doc !== null && doc.isObject() && doc.has("text")) text = doc.getString("text");
+        else if (doc !== null && doc.isString()) text = doc.asString();
+        else if (it.has("text")) text = it.getString("text");
+        else {
+          const docs = ex.documents;
+          const d: JsonValue | null = docs === null || index < 0 || index > <i64>i32.MAX_VALUE ? null : docs.at(<i32>index);
+          text = d === null ? "" : d.asString();
+        }
+        w.raw(",\"document\":{\"text\":"); w.str(text); w.byte(0x7D);
+      }
+      w.byte(0x7D);
     }
-    s += ",\"document\":{\"text\":" + jsonQuote(text) + "}";
   }
-  return s + "}";
-}
-
-function resultsJson(ex: Exchange, results: JsonValue | null): string {
-  if (results === null) return "";
-  let out = "";
-  const items = results.items();
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i];
-    if (!it.isObject()) continue;
-    const scoreV = it.has("relevance_score") ? it.get("relevance_score") : it.get("score");
-    const score = scoreV === null ? 0.0 : scoreV.asNumber();
-    const doc = it.get("document");
-    let text = "";
-    let hasDoc = false;
-    if (doc !== null && doc.isObject() && doc.has("text")) { text = doc.getString("text"); hasDoc = true; }
-    else if (doc !== null && doc.isString()) { text = doc.asString(); hasDoc = true; }
-    else if (it.has("text")) { text = it.getString("text"); hasDoc = true; }
-    out += (out.length ? "," : "") + resultJson(ex, it.getInt("index", i), score, text, hasDoc);
-  }
-  return out;
+  w.byte(0x5D);
 }
 
 export function translateRerankResponse(ex: Exchange, body: JsonValue): string {
+  const w = new JsonWriter(512);
   if (ex.provider == Protocol.OpenAI) {
     // vLLM/Jina/Cohere: {results:[...]}; TEI: a bare array.
-    const results = body.isArray() ? body : body.getArray("results");
     const usage = body.isObject() ? body.getObject("usage") : null;
     const total = countAt(usage, "total_tokens");
-    return "{\"output\":{\"results\":[" + resultsJson(ex, results) + "]},\"usage\":{\"total_tokens\":" + (total < 0 ? 0 : total).toString() +
-      "},\"request_id\":" + jsonQuote(body.isObject() ? body.getString("id", ex.requestId) : ex.requestId) + "}";
+    w.raw("{\"output\":{\"results\":");
+    writeResults(w, ex, body.isArray() ? body : body.getArray("results"));
+    w.raw("},\"usage\":{\"total_tokens\":"); w.int(total < 0 ? 0 : total);
+    w.raw("},\"request_id\":"); w.str(body.isObject() ? body.getString("id", ex.requestId) : ex.requestId);
+    w.byte(0x7D);
+    return w.text();
   }
   const output = body.getObject("output");
-  const results = output === null ? body.getArray("results") : output.getArray("results");
   const total = countAt(body.getObject("usage"), "total_tokens");
-  return "{\"id\":" + jsonQuote(body.getString("request_id", ex.requestId)) + ",\"model\":" + jsonQuote(ex.model) +
-    ",\"usage\":{\"total_tokens\":" + (total < 0 ? 0 : total).toString() + "},\"results\":[" + resultsJson(ex, results) + "]}";
+  w.raw("{\"id\":"); w.str(body.getString("request_id", ex.requestId));
+  w.raw(",\"model\":"); w.str(ex.model);
+  w.raw(",\"usage\":{\"total_tokens\":"); w.int(total < 0 ? 0 : total);
+  w.raw("},\"results\":");
+  writeResults(w, ex, output === null ? body.getArray("results") : output.getArray("results"));
+  w.byte(0x7D);
+  return w.text();
 }

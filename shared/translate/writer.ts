@@ -215,9 +215,18 @@ function unicodeEscape(o: usize, c: u32): usize {
   return o;
 }
 
+const scratch = new JsonWriter();
+
 /** v serialized as UTF-8 JSON. */
 export function jsonBytes(v: JsonValue): ArrayBuffer {
-  const w = new JsonWriter(256);
-  w.value(v);
-  return w.bytes();
+  scratch.reset();
+  scratch.value(v);
+  return scratch.bytes();
+}
+
+/** v serialized, as text (what v.toString() gives). */
+export function jsonText(v: JsonValue): string {
+  scratch.reset();
+  scratch.value(v);
+  return scratch.text();
 }
