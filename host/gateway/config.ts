@@ -3,7 +3,13 @@
 // would get from Ingresses and McpBridge registries. Every problem is reported as
 // `<file>:<line>: <field>: <why>` and refuses the whole file.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { LineCounter, parseAllDocuments, type Document } from "yaml";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** The embedded default: every demo on simulated upstreams, plugins in local mode. */
+export const DEFAULT_CONFIG = join(REPO_ROOT, "gateway.yaml");
 
 export const WASMPLUGIN_API = "extensions.higress.io/v1alpha1";
 export const GATEWAY_API = "gateway.higress-ai.local/v1";

@@ -1,17 +1,14 @@
 // The local gateway: the proxy-wasm host behind a real HTTP port, configured from a gateway file
 // (WasmPlugin resources + a Gateway document), with its upstreams simulated in-process or real.
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { serve, type Served } from "../index.ts";
 import type { SimServer } from "../../e2e/sim/common.ts";
-import { type GatewayConfig, type RouteSpec, type WasmPluginSpec, loadConfigFile } from "./config.ts";
+import { DEFAULT_CONFIG, REPO_ROOT, type GatewayConfig, type RouteSpec, type WasmPluginSpec, loadConfigFile } from "./config.ts";
 import { type AccessRecord, GatewayHost, formatAccess } from "./observe.ts";
 import { chainOrder, pluginConfigError, pluginOnRoute, pluginOptions, withRedis } from "./plugins.ts";
 import { type StartedCluster, type UpstreamMode, startCluster, startHealthChecks } from "./upstreams.ts";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-/** The embedded default: every demo on simulated upstreams, plugins in local mode. */
-export const DEFAULT_CONFIG = join(REPO_ROOT, "gateway.yaml");
+export { DEFAULT_CONFIG, REPO_ROOT };
 export const ADMIN_ROUTE = "gateway-admin";
 
 export interface GatewayOptions {

@@ -60,8 +60,8 @@ export function mcpBridgeResource(config: GatewayConfig): Json {
     const reg = registryOf(n);
     if (!reg) return [];
     return [reg.type === "dns"
-      ? { name: reg.name, type: "dns", domain: reg.name, port: reg.port, protocol: reg.port === 6379 ? "tcp" : "http" }
-      : { name: reg.name, type: "static", domain: `${reg.name}:${reg.port}`, port: 80, protocol: "http" }];
+      ? { name: reg.name, type: "dns", domain: reg.name, port: reg.port }
+      : { name: reg.name, type: "static", domain: `${reg.name}:${reg.port}`, port: 80 }];
   });
   return { apiVersion: "networking.higress.io/v1", kind: "McpBridge", metadata: { name: "default", namespace: config.namespace }, spec: { registries } };
 }

@@ -10,13 +10,18 @@ import type { ClusterSpec, SimulatorKind } from "./config.ts";
 
 export type UpstreamMode = "sim" | "real";
 
-const START: Record<SimulatorKind, (opts: Record<string, unknown>) => Promise<SimServer>> = {
+const SIMULATORS: Record<SimulatorKind, (opts: Record<string, unknown>) => Promise<SimServer>> = {
   openai: (o) => startOpenAI(o),
   dashscope: (o) => startDashScope(o),
   anthropic: (o) => startAnthropic(o),
   dify: (o) => startDify(o),
   vllm: (o) => startVllm(o),
 };
+
+/** Starts one simulator of `kind` with the options of e2e/sim (port, host, timeScale, apiKeys, apps, ...). */
+export function startSimulator(kind: SimulatorKind, options: Record<string, unknown>): Promise<SimServer> {
+  return SIMULATORS[kind](options);
+}
 
 export interface StartedCluster {
   spec: ClusterSpec;
@@ -37,7 +42,7 @@ export async function startCluster(c: ClusterSpec, mode: UpstreamMode, simDefaul
   if (usesSimulator(c, mode)) {
     const s = c.simulator!;
     const sims = await Promise.all(Array.from({ length: s.replicas }, (_, i) =>
-      START[s.kind]({ ...simDefaults, seed: i + 1, ...s.options })));
+      startSimulator(s.kind, { ...simDefaults, seed: i + 1, ...s.options })));
     const endpoints = sims.map((x) => ({ address: `127.0.0.1:${x.port}`, metrics: metrics(x.url) }));
     return { spec: c, sims, target: `simulated ${s.kind}${sims.length > 1 ? ` ×${sims.length}` : ""} (${sims.map((x) => x.port).join(", ")})`, config: { endpoints } };
   }
