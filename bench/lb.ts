@@ -4,9 +4,10 @@
 //   global_least_request  in-flight counts in Redis (Higress's policy)
 //   higress_prefix        Higress 2.1's prefix_cache reproduced (XOR keys, sticky, Redis)
 //   prefix_cache          ours (chained block hashes, score against load, hot-spot guard, Redis)
-// on 3 servers and on 8, for three workloads (bench/lb/workloads.ts). Times are the simulated GPUs'
+// on 3 servers and on 8, for the workloads of bench/lb/workloads.ts. Times are the simulated GPUs'
 // (e2e/sim/README.md). Needs redis-server on the PATH. Run: npm run bench:lb
-// LB_SERVERS=3 / LB_WORKLOADS=multi_turn / LB_POLICIES=round_robin,prefix_cache narrow a run.
+// LB_SERVERS=3 / LB_WORKLOADS=multi_turn / LB_POLICIES=round_robin,prefix_cache narrow a run;
+// LB_OUTPUT_SCALE=4 multiplies every reply's length (4: the seed's 800 output tokens on multi_turn).
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { RedisServer } from "../tests/ai-load-balancer/harness.ts";
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
       for (const make of WORKLOADS) {
         const w = make();
         if (onlyW && !onlyW.includes(w.name)) continue;
+        const scale = Number(process.env.LB_OUTPUT_SCALE ?? 1);
+        for (const s of w.sessions) for (const t of s.turns) t.maxTokens = Math.max(1, Math.round(t.maxTokens * scale));
         console.log(`\n${w.name} on ${servers} servers: ${w.about}; time scale ${w.timeScale}`);
         for (const p of POLICIES) {
           if (onlyP && !onlyP.includes(p.name)) continue;

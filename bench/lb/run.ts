@@ -51,7 +51,7 @@ function quantile(sorted: number[], q: number): number {
 
 export async function runWorkload(w: Workload, o: RunOptions): Promise<RunResult> {
   const fleet = o.fleet;
-  const ports = await fleet.start(o.servers, { timeScale: w.timeScale, seed: 1, model: MODEL });
+  const ports = await fleet.start(o.servers, { timeScale: w.timeScale, seed: 1, model: MODEL, numGpuBlocks: w.numGpuBlocks });
   const host = new Host({
     clusters: {
       [CLUSTER]: { endpoints: ports.map((p) => ({ address: `127.0.0.1:${p}`, metrics: { url: `http://127.0.0.1:${p}/metrics` } })) },
@@ -93,12 +93,6 @@ export async function runWorkload(w: Workload, o: RunOptions): Promise<RunResult
   let first = Infinity, last = -Infinity, tokens = 0, queried = 0, hits = 0, e2e = 0;
   const perServer: number[] = [];
   const { servers: stats, busy } = await fleet.stats();
-  if (process.env.LB_DIAG) {
-    const all = stats.flatMap((s) => s.perRequest);
-    const avg = (f: (r: (typeof all)[0]) => number) => (all.reduce((a, r) => a + f(r), 0) / all.length).toFixed(1);
-    const extra = all.map((r) => r.ttftMs - 12 - (r.promptTokens - r.cachedTokens) / 10).sort((a, b) => a - b);
-    console.error(`diag: queue=${avg((r) => r.queueMs)} uncached=${avg((r) => r.promptTokens - r.cachedTokens)} ttft=${avg((r) => r.ttftMs)} extra p50=${extra[extra.length >> 1].toFixed(1)} p90=${extra[Math.floor(extra.length * 0.9)].toFixed(1)}`);
-  }
   stats.forEach((st, i) => {
     perServer.push(st.perRequest.length);
     queried += st.prefixQueriedTokens;

@@ -30,6 +30,8 @@ export interface Workload {
    * see the report) stays well below one core at the request rate the workload reaches.
    */
   timeScale: number;
+  /** KV-cache blocks (16 tokens each) per simulated server, when not the simulator's default (25,000). */
+  numGpuBlocks?: number;
 }
 
 const WORDS = (
@@ -94,4 +96,24 @@ export function hotPrefix(): Workload {
   return { name: "hot_prefix", about: "240 requests sharing one 2,500-token prefix, ~50 in / ~100 out, concurrency 24", sessions, concurrency: 24, timeScale: 0.5 };
 }
 
-export const WORKLOADS = [multiTurn, sharedSystem, hotPrefix];
+/**
+ * Not in the seed's list, added to show KV-cache pressure: 24 documents of ~2,000 tokens, each asked
+ * about 10 times, the document inside the user message (retrieval-augmented QA); every server's KV
+ * cache holds ~24,000 tokens, half of all documents. Whoever sends every document everywhere evicts.
+ */
+export function docQa(): Workload {
+  const docs = Array.from({ length: 24 }, (_, d) => text(70000 + d, 2000));
+  const pick = rng(424242);
+  const sessions: Session[] = [];
+  for (let i = 0; i < 240; i++) {
+    const d = Math.floor(pick() * docs.length);
+    const t = turn(80000 + i, `Question ${i}`, 40, 100);
+    sessions.push({
+      prefix: [{ role: "system", content: "Answer from the given document." }],
+      turns: [{ user: `Document ${d}:\n${docs[d]}\n\n${t.user}`, maxTokens: t.maxTokens }],
+    });
+  }
+  return { name: "doc_qa", about: "240 questions over 24 documents of ~2,000 tokens inside the user message, ~100 out, concurrency 20, 24k tokens of KV cache per server", sessions, concurrency: 20, timeScale: 0.5, numGpuBlocks: 1500 };
+}
+
+export const WORKLOADS = [multiTurn, sharedSystem, hotPrefix, docQa];

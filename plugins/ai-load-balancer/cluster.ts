@@ -35,8 +35,10 @@ for i = 1, n do
 end
 local maxReq = tonumber(ARGV[11])
 if maxReq > 0 and least >= maxReq then return {0, 0, least, 0} end
+local rows = {}
 for b = 1, m do
   local seen = redis.call('HMGET', KEYS[n + b], unpack(hosts))
+  rows[b] = seen
   local any = false
   for i = 1, n do
     if alive[i] then
@@ -62,9 +64,13 @@ redis.call('PEXPIRE', KEYS[best], stale)
 if m > 0 then
   local lru = KEYS[n + m + 1]
   for b = 1, m do
-    redis.call('HSET', KEYS[n + b], hosts[best], now)
-    redis.call('PEXPIRE', KEYS[n + b], ttl)
-    redis.call('ZADD', lru, now, ARGV[13 + n + b])
+    -- A block this host used within the last quarter TTL is left as it is (fewer writes for sticky sessions).
+    local ts = rows[b] and tonumber(rows[b][best])
+    if not ts or now - ts > ttl / 4 then
+      redis.call('HSET', KEYS[n + b], hosts[best], now)
+      redis.call('PEXPIRE', KEYS[n + b], ttl)
+      redis.call('ZADD', lru, now, ARGV[13 + n + b])
+    end
   end
   local over = redis.call('ZCARD', lru) - tonumber(ARGV[10])
   if over > 0 then

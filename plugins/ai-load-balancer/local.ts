@@ -65,9 +65,10 @@ export function localMatch(blocks: u64[], hosts: u64[], nowMs: i64, ttlMs: i64, 
 }
 
 class RecordUse extends KvUpdate {
-  constructor(public block: u64, public host: u64, public nowMs: i64) { super(); }
+  constructor(public block: u64, public host: u64, public nowMs: i64, public freshMs: i64) { super(); }
   apply(current: ArrayBuffer | null): ArrayBuffer | null {
     const rec = decodeI64s(current, 2 + 2 * ENTRY_HOSTS);
+    if (current != null && <u64>rec[0] == this.block && usedSince(rec, this.host, this.nowMs - this.freshMs)) return null;
     if (current == null || <u64>rec[0] != this.block) {
       // Empty slot, or another block's: this (most recent) block takes it over.
       const fresh = new StaticArray<i64>(4);
@@ -91,11 +92,15 @@ class RecordUse extends KvUpdate {
   }
 }
 
-/** Records that `host` now holds every block of the prompt; false if some slot stayed contended. */
-export function localRecord(blocks: u64[], host: u64, nowMs: i64, slots: i32): bool {
+/**
+ * Records that `host` now holds every block of the prompt; a block it used within `freshMs` is left as
+ * it is (fewer writes for sticky sessions). False if some slot stayed contended.
+ */
+export function localRecord(blocks: u64[], host: u64, nowMs: i64, slots: i32, freshMs: i64 = 0): bool {
   let ok = true;
   for (let b = 0; b < blocks.length; b++) {
-    if (kvUpdate(slotKey(blocks[b], slots), new RecordUse(blocks[b], host, nowMs)) != KvStatus.Ok) ok = false;
+    const s = kvUpdate(slotKey(blocks[b], slots), new RecordUse(blocks[b], host, nowMs, freshMs));
+    if (s == KvStatus.Contended || s == KvStatus.Failed) ok = false;
   }
   return ok;
 }

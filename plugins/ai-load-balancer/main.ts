@@ -150,6 +150,7 @@ class LbStream extends HttpContext {
 
   onRequestTrailers(n: u32): HeaderAction {
     const cfg = this.cfg;
+    if (this.phase == Phase.WaitingStore) return HeaderAction.StopIteration;
     if (cfg == null || this.phase != Phase.WaitingBody) return HeaderAction.Continue;
     return this.decide(cfg, getBuffer(BufferType.RequestBody)) ? HeaderAction.Continue : HeaderAction.StopIteration;
   }
@@ -245,7 +246,7 @@ class LbStream extends HttpContext {
     const i = pickByScore(loads, matched, p, tie);
     if (i < 0) { this.reject(); return false; }
     if (localAdjust(this.tag, this.hosts[i], 1)) this.heldLocal = this.hosts[i];
-    if (this.blocks.length > 0 && !localRecord(this.blocks, hostHashes[i], now, cfg.maxEntries)) {
+    if (this.blocks.length > 0 && !localRecord(this.blocks, hostHashes[i], now, cfg.maxEntries, cfg.ttlMs / 4)) {
       incrementMetric(this.lbRoot.mStoreErrors);
     }
     return this.usePrefix(cfg, i, matched[i], loads[i], maxOf(matched));

@@ -122,7 +122,7 @@ describe("prefix_cache (local mode)", () => {
     } finally { host.close(); }
   });
 
-  it("reads bodies that arrive in several chunks before deciding", async () => {
+  it("reads bodies that arrive in several chunks, or with trailers, before deciding", async () => {
     const up = scriptedUpstream();
     const host = await lbHost({ lb_policy: "prefix_cache" }, EPS, { handler: up.handler });
     try {
@@ -133,6 +133,11 @@ describe("prefix_cache (local mode)", () => {
         headers: { "content-type": "application/json" }, chunks: [body.slice(0, third), body.slice(third, 2 * third), body.slice(2 * third)] });
       assert.equal(endpointOf(r), first);
       assert.equal(r.upstreamRequest?.body.toString(), body, "the body goes upstream unchanged");
+      // A body followed by trailers: decided on the trailers, with the whole body.
+      const t = await host.request({ method: "POST", path: "/v1/chat/completions", authority: "gw",
+        headers: { "content-type": "application/json" }, body: JSON.stringify(chat(conversation(3, 4))), trailers: { "x-checksum": "1" } });
+      assert.equal(endpointOf(t), first);
+      assert.match(lastDecision(host), /matched_tokens=[1-9]/);
     } finally { host.close(); }
   });
 

@@ -315,6 +315,17 @@ describe("local prefix index", () => {
   });
 });
 
+describe("local prefix index refreshes", () => {
+  it("leaves a block alone when its host used it within freshMs", () => {
+    setKvBackend(new MemBackend());
+    localRecord([5], hostIds[0], 1000, 64);
+    localRecord([5], hostIds[0], 1400, 64, 500);      // used 400 ms ago: not rewritten
+    expect(localMatch([5], hostIds, 1450, 300, 64).join(",")).toBe("0,0,0");
+    localRecord([5], hostIds[0], 1600, 64, 500);      // 600 ms ago: refreshed
+    expect(localMatch([5], hostIds, 1650, 300, 64).join(",")).toBe("1,0,0");
+  });
+});
+
 describe("local counters and round robin", () => {
   it("counts in-flight requests per route and host", () => {
     setKvBackend(new MemBackend());
