@@ -458,16 +458,14 @@ function readAnthropicUsage(j: JsonText, u: i32, r: Usage): void {
 }
 
 const enum Event { Other, MessageStart, BlockStart, BlockDelta, MessageDelta, MessageStop, Error }
+const DELTA_TYPES: string[] = ["text_delta", "thinking_delta", "input_json_delta"];
 const EVENT_NAMES: string[] = ["", "message_start", "content_block_start", "content_block_delta", "message_delta", "message_stop", "error"];
 
 /** The event's type: its data's "type" string, else the SSE event name. */
 function eventOf(j: JsonText, data: i32, sseEvent: string): Event {
   const t = j.get(data, "type");
-  const typed = j.isString(t);
-  for (let i = 1; i < EVENT_NAMES.length; i++) {
-    const name = unchecked(EVENT_NAMES[i]);
-    if (typed ? j.equals(t, name) : sseEvent == name) return <Event>i;
-  }
+  if (j.isString(t)) return <Event>max(0, j.oneOf(t, EVENT_NAMES));
+  for (let i = 1; i < EVENT_NAMES.length; i++) if (sseEvent == unchecked(EVENT_NAMES[i])) return <Event>i;
   return Event.Other;
 }
 
@@ -503,21 +501,24 @@ export class AnthropicStreamDecoder extends StreamDecoder {
         e.name = j.getString(cb, "name");
         this.toolOfBlock.set(<i32>j.getInt(data, "index"), this.tools++);
       } else if (j.stringIs(cb, "type", "text")) {
-        const text = j.getString(cb, "text");
-        if (text.length) out.add(EventKind.Text, text);
+        const text = j.get(cb, "text");
+        if (j.hasText(text)) out.addString(EventKind.Text, j, text);
       } else if (j.stringIs(cb, "type", "thinking")) {
-        const thinking = j.getString(cb, "thinking");
-        if (thinking.length) out.add(EventKind.Reasoning, thinking);
+        const thinking = j.get(cb, "thinking");
+        if (j.hasText(thinking)) out.addString(EventKind.Reasoning, j, thinking);
       }
     } else if (type == Event.BlockDelta) {
       const d = j.getObject(data, "delta");
-      if (j.stringIs(d, "type", "text_delta")) out.add(EventKind.Text, j.getString(d, "text"));
-      else if (j.stringIs(d, "type", "thinking_delta")) out.add(EventKind.Reasoning, j.getString(d, "thinking"));
-      else if (j.stringIs(d, "type", "input_json_delta")) {
+      const kind = j.oneOf(j.get(d, "type"), DELTA_TYPES);
+      if (kind == 0 || kind == 1) {
+        const text = j.get(d, kind == 0 ? "text" : "thinking"); // may be empty, still a delta
+        if (j.isString(text)) out.addString(kind == 0 ? EventKind.Text : EventKind.Reasoning, j, text);
+        else out.add(kind == 0 ? EventKind.Text : EventKind.Reasoning);
+      } else if (kind == 2) {
         const block = <i32>j.getInt(data, "index");
-        const part = j.getString(d, "partial_json");
-        if (!this.toolOfBlock.has(block) || part.length == 0) return;
-        out.add(EventKind.ToolArgs, part).index = this.toolOfBlock.get(block);
+        const part = j.get(d, "partial_json");
+        if (!this.toolOfBlock.has(block) || !j.hasText(part)) return;
+        out.addString(EventKind.ToolArgs, j, part).index = this.toolOfBlock.get(block);
       }
     } else if (type == Event.MessageDelta) {
       const stop = j.getString(j.getObject(data, "delta"), "stop_reason");
@@ -626,7 +627,7 @@ export class AnthropicStreamEncoder extends StreamEncoder {
       }
       this.delta(w, this.block);
       w.raw(kind == BLOCK_TEXT ? "{\"type\":\"text_delta\",\"text\":" : "{\"type\":\"thinking_delta\",\"thinking\":");
-      w.str(e.text);
+      e.writeText(w);
       w.raw("}}\n\n");
     } else if (k == EventKind.ToolCall) {
       this.closeBlock(w);
@@ -641,7 +642,7 @@ export class AnthropicStreamEncoder extends StreamEncoder {
       if (!this.blockOfTool.has(e.index) || e.text.length == 0) return;
       this.delta(w, this.blockOfTool.get(e.index));
       w.raw("{\"type\":\"input_json_delta\",\"partial_json\":");
-      w.str(e.text);
+      e.writeText(w);
       w.raw("}}\n\n");
     } else { // Done
       this.closed = true;

@@ -429,16 +429,20 @@ export class DashScopeStreamDecoder extends StreamDecoder {
       const choice = j.first(j.getArray(output, "choices"));
       if (choice >= 0) {
         const m = j.getObject(choice, "message");
-        const reasoning = j.getString(m, "reasoning_content");
-        if (reasoning.length) out.add(EventKind.Reasoning, reasoning);
-        const content = m < 0 ? "" : j.contentText(j.get(m, "content"));
-        if (content.length) out.add(EventKind.Text, content);
+        const reasoning = j.get(m, "reasoning_content");
+        if (j.hasText(reasoning)) out.addString(EventKind.Reasoning, j, reasoning);
+        const content = j.get(m, "content");
+        if (j.isString(content)) { if (j.hasText(content)) out.addString(EventKind.Text, j, content); }
+        else {
+          const parts = j.contentText(content); // multimodal: a list of parts
+          if (parts.length) out.add(EventKind.Text, parts);
+        }
         const calls = j.getArray(m, "tool_calls");
         if (calls >= 0) toolCallDeltas(j, calls, this.knownTools, out);
         finish = finishAt(j, choice);
       } else {
-        const text = j.getString(output, "text");
-        if (text.length) out.add(EventKind.Text, text);
+        const text = j.get(output, "text");
+        if (j.hasText(text)) out.addString(EventKind.Text, j, text);
         finish = finishAt(j, output);
       }
     }

@@ -137,8 +137,8 @@ export function toolCallDeltas(j: JsonText, calls: i32, known: Map<i32, i32>, ou
       e.id = j.getString(c, "id");
       e.name = j.getString(fn, "name");
     }
-    const args = j.getString(fn, "arguments");
-    if (args.length) out.add(EventKind.ToolArgs, args).index = index;
+    const args = j.get(fn, "arguments");
+    if (j.hasText(args)) out.addString(EventKind.ToolArgs, j, args).index = index;
   }
 }
 
@@ -180,10 +180,9 @@ export class OpenAIStreamDecoder extends StreamDecoder {
         // Reasoning text: DeepSeek/DashScope/vLLM call it reasoning_content, newer vLLM and OpenRouter reasoning.
         let rc = j.get(d, "reasoning_content");
         if (!j.isString(rc)) rc = j.get(d, "reasoning");
-        const reasoning = j.isString(rc) ? j.stringAt(rc) : "";
-        if (reasoning.length) out.add(EventKind.Reasoning, reasoning);
-        const content = j.getString(d, "content");
-        if (content.length) out.add(EventKind.Text, content);
+        if (j.hasText(rc)) out.addString(EventKind.Reasoning, j, rc);
+        const content = j.get(d, "content");
+        if (j.hasText(content)) out.addString(EventKind.Text, j, content);
         const calls = j.getArray(d, "tool_calls");
         if (calls >= 0) toolCallDeltas(j, calls, this.knownTools, out);
       }
@@ -223,7 +222,7 @@ export function writeOpenAIError(w: JsonWriter, status: i32, message: string, co
 }
 
 export class OpenAIStreamEncoder extends StreamEncoder {
-  /** `{"id":…,"choices":` of every chunk, fixed by the first chunk written. */
+  /** `data: {"id":…,"choices":` of every chunk, fixed by the first chunk written. */
   private prefix: JsonWriter | null = null;
   private usage: Usage = new Usage();
   private finish: string = "";
@@ -245,7 +244,7 @@ export class OpenAIStreamEncoder extends StreamEncoder {
     } else if (k == EventKind.Text || k == EventKind.Reasoning) {
       this.open(w);
       w.raw(k == EventKind.Text ? "{\"content\":" : "{\"reasoning_content\":");
-      w.str(e.text);
+      e.writeText(w);
       w.byte(0x7D);
     } else if (k == EventKind.ToolCall || k == EventKind.ToolArgs) {
       this.open(w);
@@ -259,7 +258,7 @@ export class OpenAIStreamEncoder extends StreamEncoder {
         w.raw(",\"arguments\":\"\"}}]}");
       } else {
         w.raw(",\"function\":{\"arguments\":");
-        w.str(e.text);
+        e.writeText(w);
         w.raw("}}]}");
       }
     } else {
@@ -288,7 +287,6 @@ export class OpenAIStreamEncoder extends StreamEncoder {
       w.raw("}\n\n");
     }
     if (this.ex.includeUsage && usage) {
-      w.raw("data: ");
       w.append(this.head());
       w.raw("[],\"usage\":");
       writeOpenAIUsage(w, this.usage);
@@ -301,7 +299,7 @@ export class OpenAIStreamEncoder extends StreamEncoder {
     let p = this.prefix;
     if (p === null) {
       p = new JsonWriter(256);
-      p.raw("{\"id\":");
+      p.raw("data: {\"id\":");
       p.str(this.id.length ? this.id : "chatcmpl-" + this.ex.requestId);
       p.raw(",\"object\":\"chat.completion.chunk\",\"created\":");
       p.int(this.ex.created);
@@ -315,7 +313,6 @@ export class OpenAIStreamEncoder extends StreamEncoder {
 
   /** A chunk up to its delta. */
   private open(w: JsonWriter): void {
-    w.raw("data: ");
     w.append(this.head());
     w.raw("[{\"index\":0,\"delta\":");
   }

@@ -4,6 +4,7 @@
 // indexes into the text; -1 means absent. Lookup semantics follow JsonValue's (a repeated key's last
 // value wins; a value of another type reads as absent).
 import { parseJson } from "../json";
+import { JsonWriter } from "./writer";
 
 const MAX_DEPTH = 64; // parseJson's default JsonLimits.maxDepth
 const ESCAPED: i32 = 1 << 31; // flag on a string's end: it holds escapes
@@ -116,6 +117,16 @@ export class JsonText {
     return this.unescape(at + 1, end);
   }
 
+  /** Whether the value at `at` is a string of at least one character. */
+  hasText(at: i32): bool { return this.isString(at) && this.end(at) > at + 1; }
+
+  /** The string at `at` as a JSON string literal (what w.str(stringAt(at)) writes). */
+  writeString(w: JsonWriter, at: i32): void {
+    const e = this.slot(at, END);
+    if (e & ESCAPED) w.str(this.unescape(at + 1, e & ~ESCAPED));
+    else w.quoted(this.src + (<usize>(at + 1) << 1), e - at - 1);
+  }
+
   /** JsonValue.asInt of the number at `at`: truncated toward zero, clamped to i64. */
   intAt(at: i32): i64 {
     let p = at;
@@ -189,6 +200,17 @@ export class JsonText {
       p++;
     }
     return p;
+  }
+
+  /** Index of the first of names the string at k spells, or -1 (also when k is no string). */
+  oneOf(k: i32, names: string[]): i32 {
+    if (!this.isString(k)) return -1;
+    const e = this.slot(k, END);
+    for (let i = 0; i < names.length; i++) {
+      const name = unchecked(names[i]);
+      if ((e - k - 1 == name.length || (e & ESCAPED)) && this.equals(k, name)) return i; // cheap length test first
+    }
+    return -1;
   }
 
   /** Whether the string at k (a key or value) spells s. */

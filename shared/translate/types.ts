@@ -4,6 +4,7 @@
 import { JsonValue } from "../json";
 import { SseEvent } from "../sse";
 import { JsonWriter } from "./writer";
+import { JsonText } from "./reader";
 
 export const enum Protocol { OpenAI = 0, Anthropic = 1, DashScope = 2 }
 export const enum Api { Unknown = 0, Chat = 1, Embeddings = 2, Rerank = 3, Images = 4 }
@@ -109,8 +110,11 @@ export const enum EventKind { Start = 0, Text = 1, Reasoning = 2, ToolCall = 3, 
 /** One step of a streamed chat answer, protocol-neutral. Instances are reused (see ChatEvents). */
 export class ChatEvent {
   kind: EventKind = EventKind.Done;
-  /** Text, Reasoning, ToolArgs: the fragment. Finish: the reason. Error: the message. */
-  text: string = "";
+  private _text: string = "";
+  // Or the text is still the string at `at` of the event JSON being decoded: written from there
+  // unless someone asks for it as a string.
+  private json: JsonText | null = null;
+  private at: i32 = -1;
   /** ToolCall/ToolArgs: the tool call's position in the answer. Error: HTTP status. */
   index: i32 = 0;
   /** Start: message id. ToolCall: tool call id. Error: provider code. */
@@ -120,6 +124,21 @@ export class ChatEvent {
   /** Start, Usage: token counts, when hasUsage. */
   usage: Usage = new Usage();
   hasUsage: bool = false;
+
+  /** Text, Reasoning, ToolArgs: the fragment. Finish: the reason. Error: the message. */
+  get text(): string {
+    const j = this.json;
+    if (j !== null) { this._text = j.stringAt(this.at); this.json = null; }
+    return this._text;
+  }
+  set text(s: string) { this._text = s; this.json = null; }
+
+  /** The text as a JSON string. */
+  writeText(w: JsonWriter): void {
+    const j = this.json;
+    if (j !== null) j.writeString(w, this.at);
+    else w.str(this._text);
+  }
 
   /** The usage to fill in (all counts unknown until then). */
   withUsage(): Usage {
@@ -145,6 +164,14 @@ export class ChatEvents {
     e.id = "";
     e.name = "";
     e.hasUsage = false;
+    return e;
+  }
+
+  /** An event whose text is the string at `at` in j (read only if needed, before j moves on). */
+  addString(kind: EventKind, j: JsonText, at: i32): ChatEvent {
+    const e = this.add(kind);
+    e.json = j;
+    e.at = at;
     return e;
   }
 
