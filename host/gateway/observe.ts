@@ -18,6 +18,8 @@ export interface AccessRecord {
   consumer: string | null;
   tokensIn: number | null;
   tokensOut: number | null;
+  /** When the answer reports only a total (DashScope rerank, Dify workflows). */
+  tokensTotal: number | null;
   /** Request start to the first response body byte the client got. */
   firstByteMs: number | null;
   durationMs: number;
@@ -148,6 +150,7 @@ function accessRecord(s: GatewayStream, res: HostResponse): AccessRecord {
     consumer: s.requestHeaders.get("x-mse-consumer") ?? null,
     tokensIn: num(aiLog?.input_token) ?? usage.in,
     tokensOut: num(aiLog?.output_token) ?? usage.out,
+    tokensTotal: usage.total,
     firstByteMs: s.firstByteNs === null ? null : Number(s.firstByteNs - s.startNs) / 1e6,
     durationMs: res.durationMs,
     fallback: tried ? `${tried}${servedBy ? ` -> ${servedBy}` : ""}` : null,
@@ -169,7 +172,7 @@ function parseJson(b: Buffer): Record<string, unknown> | null {
   }
 }
 
-interface Usage { in: number | null; out: number | null }
+interface Usage { in: number | null; out: number | null; total: number | null }
 
 /**
  * Token counts the client-visible answer reports: OpenAI / vLLM (`usage.prompt_tokens`), Anthropic
@@ -177,19 +180,17 @@ interface Usage { in: number | null; out: number | null }
  * of message_end, `data.total_tokens` of workflow_finished). For a stream the last report wins.
  */
 export function usageOf(body: Buffer, contentType: string): Usage {
-  const u: Usage = { in: null, out: null };
+  const u: Usage = { in: null, out: null, total: null };
   const take = (o: Record<string, unknown> | null) => {
     if (!o) return;
     const usage = (o.usage ?? (o.message as Record<string, unknown> | undefined)?.usage ?? (o.metadata as Record<string, unknown> | undefined)?.usage) as Record<string, unknown> | undefined;
     if (usage && typeof usage === "object") {
       u.in = num(usage.prompt_tokens) ?? num(usage.input_tokens) ?? u.in;
       u.out = num(usage.completion_tokens) ?? num(usage.output_tokens) ?? u.out;
+      u.total = num(usage.total_tokens) ?? u.total;
     }
     const data = o.data as Record<string, unknown> | undefined;
-    if (o.event === "workflow_finished" && data && num(data.total_tokens) !== null && u.in === null) {
-      u.in = num(data.total_tokens);   // Dify reports only a total for workflows
-      u.out = 0;
-    }
+    if (o.event === "workflow_finished" && data) u.total = num(data.total_tokens) ?? u.total;
   };
   if (!contentType.includes("text/event-stream")) {
     take(parseJson(body));
@@ -210,7 +211,7 @@ export function formatAccess(r: AccessRecord): string {
   const model = r.model === null ? "-" : r.servedModel ? `${r.model}->${r.servedModel}` : r.model;
   return [
     r.time.toISOString(), `${r.method} ${r.path}`, `route=${q(r.route)}`, `status=${r.status}${r.reset ? "(reset)" : ""}`,
-    `model=${q(model)}`, `consumer=${q(r.consumer)}`, `tokens=${r.tokensIn ?? "-"}/${r.tokensOut ?? "-"}`,
+    `model=${q(model)}`, `consumer=${q(r.consumer)}`, r.tokensIn === null && r.tokensOut === null && r.tokensTotal !== null ? `tokens=${r.tokensTotal}(total)` : `tokens=${r.tokensIn ?? "-"}/${r.tokensOut ?? "-"}`,
     `first_token=${ms(r.firstByteMs)}`, `total=${ms(r.durationMs)}`, `fallback=${q(r.fallback)}`, `upstream=${q(r.upstream)}`,
     r.details && r.details !== "via_upstream" ? `details=${q(r.details)}` : "",
   ].filter(Boolean).join(" ");

@@ -54,6 +54,8 @@ test("workflow app on the same route: its own budget; tokens counted from workfl
   assert.equal(finished.data.status, "succeeded");
   assert.ok(finished.data.total_tokens > 0);
   assert.equal(await charged() - before, finished.data.total_tokens);
+  const rec = await demo.record((r) => r.path === "/dify/v1/workflows/run" && r.status === 200);
+  assert.equal(rec.tokensTotal, finished.data.total_tokens, "the access log has Dify's workflow total");
   const again = await difyApi("/v1/workflows/run", "app-report-writer", { inputs: { topic: "again" }, response_mode: "streaming", user: "bob" });
   assert.equal(again.status, 429);
 });
