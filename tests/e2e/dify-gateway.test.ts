@@ -40,8 +40,10 @@ test("chat app: streamed answer, tokens counted from message_end, second request
   const again = await difyApi("/v1/chat-messages", "app-support-bot", { inputs: {}, query: "And now?", response_mode: "blocking", user: "alice" });
   assert.equal(again.status, 429);
   assert.equal(again.headers.get("x-ratelimit-limit-requests"), "1");
-  // Within the minute (the plugin rounds its sliding window's edge up by a second).
-  assert.ok(Number(again.headers.get("retry-after")) >= 1 && Number(again.headers.get("retry-after")) <= 61);
+  // Within the window plus one of its 20 buckets: the plugin's sliding window counts a request until
+  // the bucket 60 s after its own has passed (plugins/ai-token-ratelimit/window.ts).
+  const retry = Number(again.headers.get("retry-after"));
+  assert.ok(retry >= 1 && retry <= 63, `retry-after ${retry}`);
   assert.equal(demo.sims("dify")[0].requests.length, upstreamBefore);
 });
 
