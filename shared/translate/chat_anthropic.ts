@@ -8,7 +8,7 @@ import {
 } from "./types";
 import { JsonText, eventJson } from "./reader";
 import { JsonWriter, jsonText } from "./writer";
-import { contentText, copyKey, countAt, jarr, jint, jobj, jstr, splitDataUrl, strAt, stringList, objAt } from "./util";
+import { contentText, copyKey, countAt, jarr, jobj, jstr, splitDataUrl, strAt, stringList } from "./util";
 
 // ---------------------------------------------------------------- requests
 

@@ -1,10 +1,7 @@
 // Small JsonValue helpers the translators share.
-import { JsonValue, JsonType } from "../json";
+import { JsonValue } from "../json";
 
 export function jstr(s: string): JsonValue { return JsonValue.newString(s); }
-export function jnum(n: f64): JsonValue { return JsonValue.newNumber(n); }
-export function jint(n: i64): JsonValue { return JsonValue.newNumber(<f64>n); }
-export function jbool(b: bool): JsonValue { return JsonValue.newBool(b); }
 export function jobj(): JsonValue { return JsonValue.newObject(); }
 export function jarr(): JsonValue { return JsonValue.newArray(); }
 
@@ -47,9 +44,6 @@ export function contentText(content: JsonValue | null, sep: string = ""): string
   }
   return out;
 }
-
-/** True for JSON values a request may carry without meaning anything (null, false-y defaults are not included). */
-export function isAbsent(v: JsonValue | null): bool { return v === null || v.type == JsonType.Null; }
 
 /** Strings of an array value (non-strings skipped), or one string, or []. */
 export function stringList(v: JsonValue | null): string[] {
