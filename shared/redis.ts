@@ -12,7 +12,7 @@
 //   redis.init();                                       // at configure time
 //   redis.call(["INCR", "k"], cb);                     // cb.onReply(reply, "") or (null, "why")
 //   redis.evalScript(SCRIPT, [key], [arg], cb);
-import { RedisCallback, redisCall } from "./proxy/context";
+import { RedisCallback, redisCall, currentStreamId, actOnStream } from "./proxy/context";
 import { redisInit, logWarn } from "./proxy/hostcalls";
 import { WasmResult } from "./proxy/abi";
 import { RespScript, RespValue, respCommand, parseResp, respError, isNoScript } from "./resp";
@@ -75,7 +75,7 @@ export class RedisClient {
 
   send(query: ArrayBuffer, script: ScriptRetry | null, cb: RedisReply): bool {
     if (!this.ready && !this.init()) return false;
-    return redisCall(this.cluster, query, new Pending(this, query, script, cb, true));
+    return redisCall(this.cluster, query, new Pending(this, query, script, cb, true, currentStreamId()), true);
   }
 }
 
@@ -91,23 +91,29 @@ class Pending extends RedisCallback {
     public script: ScriptRetry | null,
     public cb: RedisReply,
     public mayReauth: bool,
+    /** The stream that sent the command: retries run even after it ended, its callback only while it lives. */
+    public owner: u32,
   ) { super(); }
 
   onRedisResponse(status: u32, data: ArrayBuffer): void {
-    if (status != 0) { this.cb.onReply(null, "redis unreachable (status " + status.toString() + ")"); return; }
+    if (status != 0) { this.deliver(null, "redis unreachable (status " + status.toString() + ")"); return; }
     const reply = parseResp(data);
-    if (reply == null) { this.cb.onReply(null, "bad redis reply: " + respError()); return; }
+    if (reply == null) { this.deliver(null, "bad redis reply: " + respError()); return; }
     if (reply.isError()) {
       if (this.mayReauth && reply.str.startsWith("NOAUTH") && this.client.init()) {
         // Same command once more on a re-initialised connection; a second NOAUTH is reported.
-        if (redisCall(this.client.cluster, this.query, new Pending(this.client, this.query, this.script, this.cb, false))) return;
+        if (redisCall(this.client.cluster, this.query, new Pending(this.client, this.query, this.script, this.cb, false, this.owner), true)) return;
       }
       const s = this.script;
       if (s != null && isNoScript(reply)) {
         const q = s.script.eval(s.keys, s.args);
-        if (redisCall(this.client.cluster, q, new Pending(this.client, q, null, this.cb, this.mayReauth))) return;
+        if (redisCall(this.client.cluster, q, new Pending(this.client, q, null, this.cb, this.mayReauth, this.owner), true)) return;
       }
     }
-    this.cb.onReply(reply, "");
+    this.deliver(reply, "");
+  }
+
+  private deliver(reply: RespValue | null, error: string): void {
+    if (actOnStream(this.owner)) this.cb.onReply(reply, error);
   }
 }

@@ -5,10 +5,6 @@
 // with an HTTP callout; the client gets that target's answer as a local reply. A target whose circuit is
 // open is skipped, the primary included (then the request never reaches it). See README.md.
 export * from "../../shared/proxy/exports";
-// Higress's ABI revision: a StopIteration from onRequestHeaders holds the headers while body callbacks
-// still run (the circuit-open path collects the body without letting the request go upstream), and a
-// StopIteration from onResponseHeaders lets the held answer's body be inspected.
-export function proxy_abi_version_0_2_100(): void {}
 import { BufferType, DataAction, HeaderAction, MapType, MetricType, proxy_set_effective_context } from "../../shared/proxy/abi";
 import {
   Header, addHeader, defineMetric, getBuffer, getHeaders, getPropertyString, incrementMetric, logInfo, logWarn, nowMillis,

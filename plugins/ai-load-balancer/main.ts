@@ -5,13 +5,10 @@
 // Policies that read the prompt hold the headers (StopIteration) until the body is in and the
 // decision made, as Higress's plugin does. See README.md.
 export * from "../../shared/proxy/exports";
-// Higress's ABI revision: a StopIteration from onRequestHeaders holds the headers while the body
-// callbacks still run (plain 0.2.1 would turn it into StopAllIteration and starve them).
-export function proxy_abi_version_0_2_100(): void {}
 import { BufferType, DataAction, HeaderAction, LogLevel, MetricType } from "../../shared/proxy/abi";
 import {
   getBuffer, getPropertyString, requestHeader, continueRequest, setUpstreamOverrideHost, defineMetric,
-  incrementMetric, logDebug, logWarn, nowMillis, nowNanos, setLogLevel, setLogPrefix,
+  incrementMetric, logDebug, logWarn, nowMillis, nowNanos, setLogPrefix,
 } from "../../shared/proxy/hostcalls";
 import { HttpContext, RootContext, registerRootContext } from "../../shared/proxy/context";
 import { ConfigParser } from "../../shared/config";
@@ -52,8 +49,6 @@ class LbRoot extends PluginRoot<LbConfig> {
 
   onConfigured(): void {
     kvInit();
-    // Decisions are logged at debug level; let the host's own level decide what is kept.
-    setLogLevel(LogLevel.Debug);
     const p = "ai_load_balancer.";
     this.mDecisions = defineMetric(MetricType.Counter, p + "decisions");
     this.mPrefixHits = defineMetric(MetricType.Counter, p + "prefix_hits");

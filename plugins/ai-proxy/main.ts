@@ -3,9 +3,6 @@
 // protocol (shared/translate), sent with the provider's host, path and credentials, and the answer, stream
 // or error is translated back. Higress-compatible config: provider.{type, apiTokens, modelMapping, protocol}.
 export * from "../../shared/proxy/exports";
-// Higress's ABI revision (its Go SDK exports it too): a StopIteration from onRequestHeaders holds the
-// headers while body callbacks still run, so the upstream path can depend on the body (model, images).
-export function proxy_abi_version_0_2_100(): void {}
 import { BufferType, DataAction, HeaderAction, MapType } from "../../shared/proxy/abi";
 import {
   Header, getBuffer, logInfo, logWarn, nowMillis, removeHeader, replaceHeader, requestHeader, responseHeader, sendLocalResponse,

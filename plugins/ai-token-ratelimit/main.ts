@@ -4,14 +4,10 @@
 // output) and admitted only if that fits every window; when the response ends (or the client goes away)
 // the reservation is replaced by the real usage. See README.md.
 export * from "../../shared/proxy/exports";
-// Higress's ABI revision (its Go SDK exports it too): a StopIteration from onRequestHeaders holds the
-// headers while body callbacks still run. Under plain 0.2.1, Envoy turns it into StopAllIteration and
-// the body would never reach us before the headers go upstream.
-export function proxy_abi_version_0_2_100(): void {}
-import { BufferType, DataAction, HeaderAction, LogLevel, MapType, MetricType, proxy_get_log_level } from "../../shared/proxy/abi";
+import { BufferType, DataAction, HeaderAction, LogLevel, MapType, MetricType } from "../../shared/proxy/abi";
 import {
   Header, requestHeader, responseHeader, removeHeader, replaceHeader, getBuffer, setBuffer, getPropertyString,
-  sendLocalResponse, continueRequest, defineMetric, incrementMetric, logWarn, logDebug, setLogLevel, setLogPrefix,
+  sendLocalResponse, continueRequest, defineMetric, incrementMetric, logWarn, logDebug, logEnabled, setLogPrefix,
 } from "../../shared/proxy/hostcalls";
 import { RootContext, HttpContext, registerRootContext } from "../../shared/proxy/context";
 import { ConfigParser } from "../../shared/config";
@@ -26,14 +22,6 @@ import { AdmitDone, Charges, admitLocal, admitRedis, reconcileLocal, reconcileRe
 import { SseUsageFilter } from "./stream";
 
 const KEY_PREFIX = "ai-token-ratelimit:";
-// Envoy's log level, read at configure time: admission decisions are logged at debug level.
-let debugLogs = false;
-const LOG_LEVEL_OUT = memory.data(4);
-function hostLogLevel(): i32 {
-  store<u32>(LOG_LEVEL_OUT, LogLevel.Info);
-  proxy_get_log_level(LOG_LEVEL_OUT);
-  return <i32>load<u32>(LOG_LEVEL_OUT);
-}
 // Non-streaming response bodies are copied (not held back) to read their usage, up to this size.
 const MAX_COPIED_BODY: i32 = 8 << 20;
 const MAX_OUTPUT: i64 = 1 << 40;
@@ -45,8 +33,6 @@ class RateLimitRoot extends PluginRoot<RateLimitConfig> {
 
   onConfigured(): void {
     kvInit();
-    debugLogs = hostLogLevel() <= LogLevel.Debug;
-    if (debugLogs) setLogLevel(LogLevel.Debug);
     const rc = this.config;
     if (rc == null) return;
     const g = rc.global;
@@ -222,7 +208,7 @@ class RateLimitStream extends HttpContext implements AdmitDone {
     }
     if (c.admitted) {
       this.held = c.costs.slice(0);
-      if (debugLogs) {
+      if (logEnabled(LogLevel.Debug)) {   // admission decisions, at the host's debug level
         const id = requestHeader("x-request-id");
         logDebug("admitted id=" + (id == null ? "-" : id) + " at=" + c.atMs.toString() + " reserved=" + this.reservation.toString());
       }

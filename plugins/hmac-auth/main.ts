@@ -288,8 +288,3 @@ function deny(status: u32, message: string, code: string, headers: Header[] = []
 setLogPrefix("hmac-auth");
 registerRootContext((id: u32): RootContext => new HmacRoot(id));
 
-// Higress's ABI marker (as its wasm-go SDK exports): with it Envoy honours a headers StopIteration
-// and still delivers the body, so a signature over form fields is checked before the headers go
-// upstream. Under plain 0_2_1 StopIteration becomes StopAll and the body never arrives. Higress's
-// host takes the first marker in the export section; this one is emitted before 0_2_1.
-export function proxy_abi_version_0_2_100(): void {}

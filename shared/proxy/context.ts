@@ -54,6 +54,8 @@ export const streams = new Map<u32, HttpContext>();
 let currentStream: u32 = 0;
 export function enterStream(id: u32): void { currentStream = id; }
 export function leaveStream(): void { currentStream = 0; }
+/** The stream whose callback is running (0 in root callbacks). */
+export function currentStreamId(): u32 { return currentStream; }
 
 class PendingHttp { constructor(public stream: u32, public cb: HttpCallCallback) {} }
 class PendingRedis { constructor(public stream: u32, public cb: RedisCallback) {} }
@@ -79,7 +81,12 @@ export function redisCall(cluster: string, query: ArrayBuffer, cb: RedisCallback
   return true;
 }
 
-/** Makes the owning stream current again; false when it ended meanwhile (the reply is dropped). */
+/**
+ * Makes stream `stream` the effective context, so host calls from a root callback (tick, queue, a
+ * reply that outlived its stream) act on it; false when it has ended. 0 (the root) always succeeds.
+ */
+export function actOnStream(stream: u32): bool { return resumeOwner(stream); }
+
 function resumeOwner(stream: u32): bool {
   if (stream == 0) return true;
   if (!streams.has(stream)) return false;

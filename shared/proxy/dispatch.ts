@@ -1,13 +1,12 @@
-// The functions Envoy calls. Every plugin's main.ts re-exports this module:
-//   export * from "../../shared/proxy/exports";
+// The functions Envoy calls: context creation, lifecycle and stream callbacks, call replies, malloc.
+// Plugins re-export exports.ts (this module plus the ABI markers); a test module that must be a plain
+// ABI 0.2.1 module re-exports this one and declares its own marker.
 import { HeaderAction, DataAction, BufferType } from "./abi";
 import { getBuffer, fromUtf8, refreshLogLevel } from "./hostcalls";
 import "./abort"; // the abort handler must be part of every module
 import {
   roots, streams, newRoot, enterStream, leaveStream, deliverHttpCallResponse, deliverRedisResponse, RootContext,
 } from "./context";
-
-export function proxy_abi_version_0_2_1(): void {}
 
 /** The host allocates guest memory here for data it returns; hostcalls.ts frees it after copying. */
 export function malloc(size: usize): usize { return heap.alloc(size); }

@@ -7,7 +7,9 @@
 //   "resp_body": N          action returned from onResponseBody when not end_of_stream
 //   "resume_on_tick": 1     a tick continues every stream this plugin has paused (request and response)
 //   "trap_on_body": 1       trap in onRequestBody
-export * from "../../../shared/proxy/exports";
+// Plain ABI 0.2.1 (no Higress 0_2_100 marker): the host tests compare both behaviours.
+export * from "../../../shared/proxy/dispatch";
+export function proxy_abi_version_0_2_1(): void {}
 import { DataAction, HeaderAction, BufferType, MapType, proxy_set_effective_context } from "../../../shared/proxy/abi";
 import {
   getBuffer, logInfo, fromUtf8, setTickPeriod, continueRequest, continueResponse, headerMapByteSize, requestHeader,
