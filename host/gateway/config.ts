@@ -3,7 +3,7 @@
 // would get from Ingresses and McpBridge registries. Every problem is reported as
 // `<file>:<line>: <field>: <why>` and refuses the whole file.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LineCounter, parseAllDocuments, type Document } from "yaml";
 
@@ -222,7 +222,8 @@ export interface LoadOptions {
 }
 
 export function loadConfigFile(path: string, opts: LoadOptions = {}): GatewayConfig {
-  const name = opts.displayName ?? path;
+  const rel = relative(process.cwd(), path);
+  const name = opts.displayName ?? (rel.startsWith("..") || isAbsolute(rel) ? path : rel);
   let text: string;
   try {
     text = readFileSync(path, "utf8");
