@@ -4,6 +4,7 @@
 // compose service, and gateway.yaml orders the plugins as their manifests do.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
@@ -52,6 +53,24 @@ test("the simulator image builds from paths that exist, and each simulator servi
     assert.ok(cluster?.simulator, `gateway.yaml has a simulated cluster outbound|<port>||${name}.dns`);
   }
   assert.equal(services.vllm.deploy.replicas, config.clusters.find((c) => c.name.endsWith("||vllm.dns"))!.simulator!.replicas);
+});
+
+test("the simulator containers' entry serves the cluster named on its command line, with gateway.yaml's options", async () => {
+  const child = spawn(process.execPath, ["--import", "tsx", "e2e/compose/sim.ts", "dify"], { cwd: REPO_ROOT, env: { ...process.env, PORT: "0" }, stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = "";
+      child.stdout!.on("data", (d) => { out += d; const m = /on :(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+      child.on("exit", (code) => reject(new Error(`sim.ts exited with ${code}`)));
+    });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat-messages`, {
+      method: "POST", headers: { authorization: "Bearer app-support-bot", "content-type": "application/json" },
+      body: JSON.stringify({ inputs: {}, query: "hi", response_mode: "blocking", user: "u" }),
+    });
+    assert.equal(res.status, 200, "the app key configured in gateway.yaml is served");
+  } finally {
+    child.kill("SIGKILL");
+  }
 });
 
 test("the mounted Higress data is exactly what gateway.yaml exports (npm start -- export-higress e2e/compose/data)", () => {
