@@ -8,7 +8,13 @@ import { Host } from "../../host/index.ts";
 
 const N = Number(process.env.FUZZ_N ?? 100_000);
 let seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
-function rnd(): number { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; }
+// mulberry32: 32-bit integer arithmetic throughout (a float LCG loses bits past 2^53 and cycles early)
+function rnd(): number {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(a: T[]): T => a[int(a.length)];
 
