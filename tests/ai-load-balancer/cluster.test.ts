@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Host } from "../../host/index.ts";
 import {
-  CLUSTER, ROUTE, RedisServer, chat, endpointOf, freePort, lbHost, post, redisConfig, scriptedUpstream, until,
+  CLUSTER, ROUTE, type RedisServer, startRedis, chat, endpointOf, freePort, lbHost, post, redisConfig, scriptedUpstream, until,
 } from "./harness.ts";
 import { EPS, filler, scoringScenario } from "./scenario.ts";
 
@@ -14,8 +14,8 @@ const METRIC = (h: Host, name: string) => h.metric(`ai_load_balancer.${name}`) ?
 const lastDecision = (h: Host) => h.logs("ai-load-balancer").map((e) => e.message).filter((m) => m.includes(" by ")).at(-1) ?? "";
 
 let redis: RedisServer;
-before(async () => { redis = await RedisServer.start(); });
-after(async () => { await redis.stop(); });
+before(async () => { redis = await startRedis(); });
+after(async () => { await redis.down(); });
 
 async function gateway(config: object, up: ReturnType<typeof scriptedUpstream>, eps = EPS): Promise<Host> {
   return lbHost(config, eps, { handler: up.handler, redisPort: redis.port });

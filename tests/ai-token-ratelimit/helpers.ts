@@ -1,6 +1,6 @@
 // Test fixtures for ai-token-ratelimit: a host running the plugin in front of a scripted OpenAI-style
 // upstream, and a real redis-server for cluster mode.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import net from "node:net";
 import { Host, ManualClock, type UpstreamRequest, type UpstreamResponse } from "../../host/index.ts";
 
@@ -99,61 +99,7 @@ export function post(host: Host, body: object, opts: { path?: string; headers?: 
 
 // ---------------------------------------------------------------- redis
 
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-export class RedisServer {
-  proc: ChildProcess | null = null;
-  constructor(public port: number, public args: string[] = []) {}
-
-  static async start(args: string[] = []): Promise<RedisServer> {
-    const r = new RedisServer(await freePort(), args);
-    await r.up();
-    return r;
-  }
-
-  async up(): Promise<void> {
-    this.proc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...this.args], { stdio: "ignore" });
-    for (let i = 0; i < 100; i++) {
-      if (await this.ping()) return;
-      await sleep(20);
-    }
-    throw new Error("redis-server did not start");
-  }
-
-  async down(): Promise<void> {
-    const p = this.proc;
-    this.proc = null;
-    if (!p) return;
-    const gone = new Promise((res) => p.once("exit", res));
-    p.kill("SIGKILL");
-    await gone;
-  }
-
-  /** Sends one command and returns the raw reply text. */
-  command(...args: string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(this.port, "127.0.0.1");
-      let out = "";
-      s.on("data", (d) => { out += d.toString(); s.end(); });
-      s.on("end", () => resolve(out));
-      s.on("error", reject);
-      s.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
-    });
-  }
-
-  async ping(): Promise<boolean> {
-    try { const r = await this.command("PING"); return r.startsWith("+PONG") || r.startsWith("-NOAUTH"); } catch { return false; }
-  }
-}
+export { RedisServer, freePort } from "../support/redis.ts";
 
 export function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
 

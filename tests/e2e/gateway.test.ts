@@ -4,6 +4,7 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { RedisServer } from "../support/redis.ts";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import net from "node:net";
@@ -170,31 +171,8 @@ test("--upstreams real: an https provider from the environment, with its key, an
 
 // ---------------------------------------------------------------- Redis cluster mode
 
-class Redis {
-  proc: ChildProcess | null = null;
-  constructor(readonly port: number) {}
-  async start(): Promise<void> {
-    this.proc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    for (let i = 0; i < 200; i++) {
-      if (await new Promise<boolean>((r) => { const s = net.connect(this.port, "127.0.0.1", () => { s.end(); r(true); }); s.on("error", () => r(false)); })) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error("redis-server did not start");
-  }
-  stop(): void { this.proc?.kill("SIGKILL"); }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 test("--redis: two gateways share the per-app limit through Redis; the balancer keeps its prefix index there", async () => {
-  const redis = new Redis(await freePort());
-  await redis.start();
+  const redis = await RedisServer.start();
   const a = await startDemo(undefined, { redis: `127.0.0.1:${redis.port}` });
   const b = await startDemo(undefined, { redis: `127.0.0.1:${redis.port}` });
   try {
@@ -216,6 +194,6 @@ test("--redis: two gateways share the per-app limit through Redis; the balancer 
   } finally {
     await a.close();
     await b.close();
-    redis.stop();
+    await redis.down();
   }
 });

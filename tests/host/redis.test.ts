@@ -1,7 +1,7 @@
 // Higress Redis calls against a real redis-server started on a free port for this file.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
+import { RedisServer, freePort } from "../support/redis.ts";
 import { after, before, describe, it } from "node:test";
 import type { Host } from "../../host/index.ts";
 import { RedisClient } from "../../host/redis.ts";
@@ -9,30 +9,14 @@ import { respCommand } from "../../host/resp.ts";
 import { PROBE, buildTestPlugins, echoUpstream, header, newHost, sleep } from "./helpers.ts";
 
 const CLUSTER = "outbound|6379||redis.static";
-const servers: ChildProcess[] = [];
+const servers: RedisServer[] = [];
 const hosts: Host[] = [];
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
+/** A redis-server on a free port (stopped in after()); returns its port. */
 async function startRedis(...args: string[]): Promise<number> {
-  const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...args], { stdio: "ignore" });
-  servers.push(child);
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((r) => {
-      const c = net.connect(port, "127.0.0.1", () => { c.destroy(); r(true); });
-      c.on("error", () => r(false));
-    });
-    if (up) return port;
-    await sleep(20);
-  }
-  throw new Error("redis-server did not start");
+  const r = await RedisServer.start(args);
+  servers.push(r);
+  return r.port;
 }
 
 function direct(port: number, opts: { password?: string; db?: number } = {}) {
@@ -60,9 +44,9 @@ before(async () => {
   buildTestPlugins();
   port = await startRedis();
 });
-after(() => {
+after(async () => {
   for (const h of hosts) h.close();
-  for (const s of servers) s.kill("SIGTERM");
+  for (const s of servers) await s.down();
 });
 
 describe("proxy_redis_call", () => {
