@@ -3,7 +3,7 @@
 import { JsonValue } from "../json";
 import { SseParser } from "../sse";
 import {
-  ChatEvents, ChatResult, EventKind, Exchange, Protocol, StreamDecoder, StreamEncoder, TranslateOptions, TranslatedRequest, note,
+  ChatEvents, ChatResult, EventKind, Exchange, Protocol, StreamDecoder, StreamEncoder, TranslateOptions, TranslatedRequest, note, startRequest,
 } from "./types";
 import { JsonWriter } from "./writer";
 import {
@@ -22,13 +22,9 @@ export const ANTHROPIC_MESSAGES_PATH = "/v1/messages";
 
 /** Client chat request -> provider chat request. `multimodalPath`: a DashScope client called the multimodal endpoint. */
 export function translateChatRequest(client: Protocol, provider: Protocol, body: JsonValue, opts: TranslateOptions, multimodalPath: bool = false): TranslatedRequest {
-  const r = new TranslatedRequest();
+  const r = startRequest(client, provider, body, opts);
+  if (r.error.length > 0) return r;
   const ex = r.exchange;
-  ex.client = client;
-  ex.provider = provider;
-  ex.created = opts.created;
-  ex.requestId = opts.requestId;
-  if (!body.isObject()) { r.error = "request body must be a JSON object"; return r; }
   let pivot: JsonValue;
   if (client == Protocol.Anthropic) {
     if (body.getArray("messages") === null) { r.error = "messages: required array"; return r; }

@@ -3,7 +3,7 @@
 // https://www.alibabacloud.com/help/en/model-studio/text-embedding-synchronous-api (DashScope section).
 import { JsonValue } from "../json";
 import { base64Decode, base64Encode } from "../crypto";
-import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note } from "./types";
+import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note, startRequest } from "./types";
 import { JsonWriter, jsonBytes } from "./writer";
 import { countAt, jarr, jobj, jstr, valAt, arrAt } from "./util";
 
@@ -11,14 +11,10 @@ export const OPENAI_EMBEDDINGS_PATH = "/v1/embeddings";
 export const DASHSCOPE_EMBEDDINGS_PATH = "/api/v1/services/embeddings/text-embedding/text-embedding";
 
 export function translateEmbeddingsRequest(client: Protocol, provider: Protocol, body: JsonValue, opts: TranslateOptions): TranslatedRequest {
-  const r = new TranslatedRequest();
+  const r = startRequest(client, provider, body, opts);
+  if (r.error.length > 0) return r;
   const ex = r.exchange;
-  ex.client = client;
-  ex.provider = provider;
-  ex.created = opts.created;
-  ex.requestId = opts.requestId;
   ex.model = body.getString("model");
-  if (!body.isObject()) { r.error = "request body must be a JSON object"; return r; }
   if (client == Protocol.OpenAI && provider == Protocol.DashScope) {
     const input = body.get("input");
     const texts = jarr();

@@ -4,7 +4,7 @@
 // parameters.size "W*H", output.choices[0].message.content[].image, usage.{width,height,image_count}) and
 // https://platform.openai.com/docs/api-reference/images/create ({prompt,n,size "WxH"} -> {created,data[].url|b64_json}).
 import { JsonValue } from "../json";
-import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note } from "./types";
+import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note, startRequest } from "./types";
 import { JsonWriter, jsonBytes } from "./writer";
 import { jarr, jobj, jstr, startsWithAny, arrAt } from "./util";
 import { DASHSCOPE_MULTIMODAL_PATH } from "./chat_dashscope";
@@ -24,13 +24,9 @@ export function isDashScopeImageRequest(body: JsonValue): bool {
 }
 
 export function translateImagesRequest(client: Protocol, provider: Protocol, body: JsonValue, opts: TranslateOptions): TranslatedRequest {
-  const r = new TranslatedRequest();
+  const r = startRequest(client, provider, body, opts);
+  if (r.error.length > 0) return r;
   const ex = r.exchange;
-  ex.client = client;
-  ex.provider = provider;
-  ex.created = opts.created;
-  ex.requestId = opts.requestId;
-  if (!body.isObject()) { r.error = "request body must be a JSON object"; return r; }
   ex.model = body.getString("model");
   if (client == Protocol.DashScope && provider == Protocol.OpenAI) {
     let prompt = "";

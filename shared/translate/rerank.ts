@@ -5,7 +5,7 @@
 // (qwen3-rerank flat form) and https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html#re-rank-api
 // ({model,query,documents,top_n} -> {id,model,usage,results[]}); TEI's /rerank answer ([{index,score,text}]) is read too.
 import { JsonValue } from "../json";
-import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note } from "./types";
+import { Exchange, Protocol, TranslateOptions, TranslatedRequest, note, startRequest } from "./types";
 import { JsonWriter, jsonBytes } from "./writer";
 import { countAt, jarr, jobj, jstr } from "./util";
 
@@ -27,13 +27,9 @@ function documentStrings(v: JsonValue | null): JsonValue | null {
 }
 
 export function translateRerankRequest(client: Protocol, provider: Protocol, body: JsonValue, opts: TranslateOptions): TranslatedRequest {
-  const r = new TranslatedRequest();
+  const r = startRequest(client, provider, body, opts);
+  if (r.error.length > 0) return r;
   const ex = r.exchange;
-  ex.client = client;
-  ex.provider = provider;
-  ex.created = opts.created;
-  ex.requestId = opts.requestId;
-  if (!body.isObject()) { r.error = "request body must be a JSON object"; return r; }
   ex.model = body.getString("model");
   if (client == Protocol.DashScope && provider == Protocol.OpenAI) {
     // Nested {input:{query,documents},parameters:{...}} or flat {query,documents,top_n} (qwen3-rerank).

@@ -68,6 +68,18 @@ export class TranslatedRequest {
   ok(): bool { return this.error.length == 0 && this.body !== null; }
 }
 
+/** Every request translation starts here: the exchange records both ends; a non-object body is an error. */
+export function startRequest(client: Protocol, provider: Protocol, body: JsonValue, opts: TranslateOptions): TranslatedRequest {
+  const r = new TranslatedRequest();
+  const ex = r.exchange;
+  ex.client = client;
+  ex.provider = provider;
+  ex.created = opts.created;
+  ex.requestId = opts.requestId;
+  if (!body.isObject()) r.error = "request body must be a JSON object";
+  return r;
+}
+
 /** Token counts; -1 = not reported. */
 export class Usage {
   prompt: i64 = -1;
