@@ -31,7 +31,10 @@ export type FinishReason = 'stop' | 'length';
 
 export interface SeqInput {
   promptTokens: number;
-  /** Chained hashes of the prompt's full blocks. */
+  /**
+   * Chained hashes of the request's full blocks: the prompt's, then (when generated blocks are cached)
+   * those of prompt + reply. A block is registered once its tokens are computed; lookups use prompt blocks only.
+   */
   hashes: string[];
   maxOutput: number;
   /** Reported when `maxOutput` tokens have been generated. */
@@ -175,6 +178,8 @@ export class Engine {
 
   private wake(simMs: number, fn: () => void): void {
     const delay = this.t0 + simMs * this.cfg.timeScale - performance.now();
+    // Never early: an arrival stamped while a step ran ahead of real time would wait for a step it
+    // could not have seen. Running late is harmless (steps then run back to back until caught up).
     if (delay <= 0) setImmediate(fn);
     else this.timer = setTimeout(fn, delay);
   }
@@ -258,7 +263,7 @@ export class Engine {
     return true;
   }
 
-  /** Full prompt blocks become reusable as soon as they are scheduled (vLLM caches at allocation). */
+  /** Full blocks become reusable as soon as they are scheduled (vLLM caches at allocation), generated ones included. */
   private registerFull(seq: Seq, tokensWithKv: number): void {
     if (!this.cfg.enablePrefixCaching) return;
     const full = Math.min(Math.floor(tokensWithKv / this.cfg.blockSize), seq.input.hashes.length);

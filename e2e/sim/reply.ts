@@ -2,7 +2,7 @@
 // Providers are not scheduled like the vLLM sim: a reply takes `ttftMs` to its first token and
 // `tokenMs` per further token, independent of load (a hosted API looks like that from outside).
 import { type Ctx, type ServerOptions, paced, sleep } from './common.ts';
-import { type LengthRange, drawLength, fillerToken, makeIds } from './text.ts';
+import { type LengthRange, drawLength, filler, makeIds } from './text.ts';
 
 export interface ProviderOptions extends ServerOptions {
   seed?: number;
@@ -54,7 +54,8 @@ export class Replies {
   }
 
   tokens(key: string, n: number): string[] {
-    return Array.from({ length: n }, (_, i) => fillerToken(this.seed, key, i));
+    const token = filler(this.seed, key);
+    return Array.from({ length: n }, (_, i) => token(i));
   }
 
   /** Emit `count` items paced like generated tokens; false if the client went away. */

@@ -64,23 +64,37 @@ export function drawLength(seed: number, key: string, range: LengthRange): numbe
   return range.min + Math.floor(r() * (range.max - range.min + 1));
 }
 
+// Filler output is exactly one simulated token (4 bytes) per generated token: a capitalised 4-letter
+// word first, then a space and a 3-letter word. So a reply's text re-tokenizes to as many tokens as were
+// generated, and when the next turn's prompt carries the reply, its blocks line up with the KV blocks the
+// server computed while generating it (vLLM v1 caches those too; see engine.ts).
+const FIRST = (
+  'Sure Okay Well Here Note Also Then Next Thus Plan Step Good Fine Mind Item Fact'
+).split(' ');
 const WORDS = (
-  'alpha bravo cedar delta ember falcon garnet harbor island jasper kernel lumen meadow nectar ' +
-  'orbit pepper quartz river saffron timber umber violet willow xenon yarrow zephyr amber basil ' +
-  'cobalt dune echo fjord glacier hazel indigo juniper kelp lagoon maple nimbus oasis prism ' +
-  'quill raven sierra tundra ultra vapor wander yonder zinc acorn bloom canyon'
+  'ace bay cab dew elm fig gem hub ink jar key lid map net oak pan ray sun tan urn ' +
+  'van wax yak zip arc bud cog den eel fog gum hay ivy jam kit log mud nut orb pod ' +
+  'rib sap tip vat web yam axe bog cup dot ear fin gap hop'
 ).split(' ');
 
-/** Output token `i` of a reply: a filler word, space-separated so clients can count and parse them. */
-export function fillerToken(seed: number, key: string, i: number): string {
-  const w = WORDS[hash32(`${seed}\u0000${key}\u0000${i}`) % WORDS.length];
-  return i === 0 ? w : ` ${w}`;
+/** Mixes two 32-bit values (murmur3's finalizer over a golden-ratio step). */
+function mix32(h: number, i: number): number {
+  h = (h ^ Math.imul(i + 1, 0x9e3779b9)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
-export function fillerText(seed: number, key: string, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += fillerToken(seed, key, i);
-  return s;
+/**
+ * The reply tokens for (seed, key): token `i` is the same whatever the reply's length. The key (often
+ * the whole prompt) is hashed once, so a reply costs O(prompt + output), not O(prompt × output).
+ */
+export function filler(seed: number, key: string): (i: number) => string {
+  const h = hash32(`${seed}\u0000${key}`);
+  return (i) => (i === 0 ? FIRST[mix32(h, 0) % FIRST.length] : ` ${WORDS[mix32(h, i) % WORDS.length]}`);
 }
 
 /** Unit-length vector derived from the text alone (same text → same vector). */

@@ -5,7 +5,7 @@ import { type Ctx, type ServerOptions, type SimServer, startServer } from './com
 import { Engine, type CostModel, type FinishReason, LLAMA31_8B_A100, type RequestRecord } from './engine.ts';
 import { PromWriter } from './metrics.ts';
 import { type ChatBase, SSE_DONE, type Usage, chunk, completion, nowSeconds, sseData, usage, usageChunk } from './openai-format.ts';
-import { type LengthRange, blockHashes, countTokens, drawLength, fillerText, fillerToken, makeIds, renderChat } from './text.ts';
+import { type LengthRange, blockHashes, countTokens, drawLength, filler, makeIds, renderChat } from './text.ts';
 
 export interface VllmSimOptions extends ServerOptions {
   /** Served model name (also the `model_name` metric label). */
@@ -22,6 +22,11 @@ export interface VllmSimOptions extends ServerOptions {
   maxNumBatchedTokens?: number;
   maxModelLen?: number;
   enablePrefixCaching?: boolean;
+  /**
+   * Also cache the blocks a request fills while generating (default true, as vLLM v1 does), so the next
+   * turn of a conversation, which carries this reply, finds it cached. False: only prompt blocks.
+   */
+  cacheGeneratedBlocks?: boolean;
   cost?: Partial<CostModel>;
   /** Output length drawn (per prompt, seeded) when the request sets no max_tokens. */
   outputTokens?: LengthRange;
@@ -60,6 +65,7 @@ export async function startVllm(opts: VllmSimOptions = {}): Promise<VllmSim> {
   const blockSize = opts.blockSize ?? 16;
   const maxModelLen = opts.maxModelLen ?? 32_768;
   const outputRange = opts.outputTokens ?? { min: 32, max: 256 };
+  const cacheGenerated = opts.cacheGeneratedBlocks ?? true;
   const engine = new Engine({
     blockSize,
     // ≈ 400k tokens: A100-80GB at 0.9 utilisation minus 16 GB of weights, 128 KiB of KV per token.
@@ -175,18 +181,24 @@ export async function startVllm(opts: VllmSimOptions = {}): Promise<VllmSim> {
     const continuousUsage = includeUsage && b.stream_options?.continuous_usage_stats === true;
     const top = (n: number) => (continuousUsage ? { usage: u(n) } : {});
 
+    const token = filler(seed, key);
+    let reply = '';
+    for (let i = 0; i < maxOutput; i++) reply += token(i);
+    // Filler tokens are 4 bytes each, so the reply's blocks hash as the next turn's prompt will.
+    const hashes = blockHashes(cacheGenerated ? prompt + reply : prompt, blockSize);
+
     if (stream) ctx.startStream();
     const handle = engine.submit(
-      { promptTokens, hashes: blockHashes(prompt, blockSize), maxOutput, finishReason },
+      { promptTokens, hashes, maxOutput, finishReason },
       {
         token(i) {
           if (!stream) return;
           if (i === 0) for (const e of wire.opening(base, top(0))) ctx.event(e);
           const last = i === maxOutput - 1;
-          ctx.event(wire.piece(base, fillerToken(seed, key, i), last ? finishReason : null, top(i + 1)));
+          ctx.event(wire.piece(base, token(i), last ? finishReason : null, top(i + 1)));
         },
         finish(reason) {
-          if (!stream) return ctx.json(200, wire.whole(base, fillerText(seed, key, maxOutput), reason, u(maxOutput)));
+          if (!stream) return ctx.json(200, wire.whole(base, reply, reason, u(maxOutput)));
           if (includeUsage) ctx.event(usageChunk(base, u(maxOutput), wire === textWire ? 'text_completion' : undefined));
           ctx.event(SSE_DONE);
           ctx.end();

@@ -71,6 +71,23 @@ describe('vLLM simulator: prefix caching', () => {
     assert.equal(roomy.stats().evictedBlocks, 0);
     assert.equal(again.cachedTokens, Math.floor((again.promptTokens - 1) / 16) * 16);
   });
+
+  test('the next turn finds the previous reply cached (generated blocks are cached, as in vLLM v1)', async () => {
+    const turn2 = async (sim: VllmSim) => {
+      const history = [{ role: 'user', content: longText('ask', 300) }];
+      const first = await (await chat(sim, history, { max_tokens: 400 })).json();
+      const reply = first.choices[0].message.content;
+      assert.equal(countTokens(reply), 400, 'one simulated token of text per generated token');
+      await (await chat(sim, [...history, { role: 'assistant', content: reply }, { role: 'user', content: 'And then?' }], { max_tokens: 2 })).json();
+      return sim.stats().perRequest[1];
+    };
+    const withReply = await turn2(await vllm({ timeScale: 0.01 }));
+    const promptOnly = await turn2(await vllm({ timeScale: 0.01, cacheGeneratedBlocks: false }));
+    // Only the reply's last partial block (< 16 tokens) and the template around the new question (~30) are left.
+    assert.ok(withReply.promptTokens - withReply.cachedTokens < 16 + 32, `uncached ${withReply.promptTokens - withReply.cachedTokens} of ${withReply.promptTokens}`);
+    assert.ok(promptOnly.cachedTokens < promptOnly.promptTokens - 390, `prompt-only caching reused ${promptOnly.cachedTokens}`);
+    assert.ok(withReply.ttftMs < promptOnly.ttftMs / 2, `TTFT ${withReply.ttftMs} vs ${promptOnly.ttftMs} ms`);
+  });
 });
 
 describe('vLLM simulator: scheduling', () => {
