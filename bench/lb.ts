@@ -7,10 +7,10 @@
 // on 3 servers and on 8, for the workloads of bench/lb/workloads.ts. Times are the simulated GPUs'
 // (e2e/sim/README.md). Needs redis-server on the PATH. Run: npm run bench:lb
 // LB_SERVERS=3 / LB_WORKLOADS=multi_turn / LB_POLICIES=round_robin,prefix_cache narrow a run;
-// LB_OUTPUT_SCALE=4 multiplies every reply's length (4: the seed's 800 output tokens on multi_turn).
+// LB_OUTPUT_SCALE=0.25 multiplies every reply's length.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { RedisServer } from "../tests/ai-load-balancer/harness.ts";
+import { RedisServer } from "../tests/support/redis.ts";
 import { runWorkload, type RunResult } from "./lb/run.ts";
 import { SimFleet } from "./lb/sims.ts";
 import { WORKLOADS, multiTurn } from "./lb/workloads.ts";
@@ -35,10 +35,10 @@ const pad = (s: string | number, w: number) => String(s).padStart(w);
 const fx = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
 function printTable(rows: Row[]): void {
-  console.log(`${"workload".padEnd(14)}${pad("srv", 4)}  ${"policy".padEnd(21)}${pad("ttft p50", 9)}${pad("ttft p90", 9)}${pad("tok/s", 8)}` +
+  console.log(`${"workload".padEnd(14)}${pad("srv", 4)}  ${"policy".padEnd(21)}${pad("ttft p50", 9)}${pad("ttft p90", 9)}${pad("tok/s", 8)}${pad("run tok/s", 10)}` +
     `${pad("hit", 7)}${pad("max/mean", 9)}${pad("per server", 26)}${pad("errors", 7)}${pad("sim busy", 9)}${pad("wall s", 7)}`);
   for (const { workload, servers, policy, r } of rows) {
-    console.log(`${workload.padEnd(14)}${pad(servers, 4)}  ${policy.padEnd(21)}${pad(fx(r.ttftP50), 9)}${pad(fx(r.ttftP90), 9)}${pad(fx(r.tokS), 8)}` +
+    console.log(`${workload.padEnd(14)}${pad(servers, 4)}  ${policy.padEnd(21)}${pad(fx(r.ttftP50), 9)}${pad(fx(r.ttftP90), 9)}${pad(fx(r.tokS), 8)}${pad(fx(r.tokSWall), 10)}` +
       `${pad(fx(r.hit, 3), 7)}${pad(fx(r.maxOverMean, 2), 9)}${pad(r.perServer.join(","), 26)}${pad(r.errors, 7)}${pad(fx(r.simBusy, 2), 9)}${pad(fx(r.wallS, 1), 7)}`);
   }
 }
@@ -72,18 +72,19 @@ async function main(): Promise<void> {
           await redis.command("FLUSHALL");
           const r = await runWorkload(w, { wasm, fleet, servers, redisPort: redis.port, config: p.config });
           rows.push({ workload: w.name, servers, policy: p.name, r });
-          console.log(`  ${p.name.padEnd(21)} ttft p50 ${fx(r.ttftP50)} ms, p90 ${fx(r.ttftP90)} ms, ${fx(r.tokS)} tok/s, hit ${fx(r.hit, 3)}, ` +
+          console.log(`  ${p.name.padEnd(21)} ttft p50 ${fx(r.ttftP50)} ms, p90 ${fx(r.ttftP90)} ms, ${fx(r.tokS)} tok/s (run ${fx(r.tokSWall)}), hit ${fx(r.hit, 3)}, ` +
             `max/mean ${fx(r.maxOverMean, 2)} (${r.perServer.join(",")})${r.errors ? `, ${r.errors} errors` : ""} [${fx(r.wallS, 1)} s]`);
         }
       }
     }
   } finally {
     await fleet.close();
-    await redis.stop();
+    await redis.down();
   }
 
   console.log("\nTimes are simulated GPU milliseconds (TTFT from arrival at the server to its first token).");
-  console.log("tok/s: concurrency x output tokens / mean request latency (closed loop, no think time); hit: prefix-cache");
+  console.log("tok/s: concurrency x output tokens / mean request latency (closed loop, no think time); run tok/s: output tokens /");
+  console.log("(last completion - first arrival), GenAI-Perf's definition, which also counts the tail of the run; hit: prefix-cache");
   console.log("hit tokens / prompt tokens over all servers; max/mean: requests served by the busiest server over the mean.\n");
   printTable(rows);
 
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
       const ours = get(w, servers, OURS), rr = get(w, servers, "round_robin"), hi = get(w, servers, "higress_prefix");
       if (!ours) continue;
       const parts = [`BENCH lb workload=${w} servers=${servers} ratio`];
-      if (rr) parts.push(`ttft_p50_vs_rr=${fx(ours.ttftP50 / rr.ttftP50, 2)}`, `tok_s_vs_rr=${fx(ours.tokS / rr.tokS, 2)}`);
+      if (rr) parts.push(`ttft_p50_vs_rr=${fx(ours.ttftP50 / rr.ttftP50, 2)}`, `tok_s_vs_rr=${fx(ours.tokS / rr.tokS, 2)}`, `tok_s_run_vs_rr=${fx(ours.tokSWall / rr.tokSWall, 2)}`);
       if (hi) parts.push(`ttft_p50_vs_higress=${fx(ours.ttftP50 / hi.ttftP50, 2)}`, `ttft_p90_vs_higress=${fx(ours.ttftP90 / hi.ttftP90, 2)}`,
         `tok_s_vs_higress=${fx(ours.tokS / hi.tokS, 2)}`, `max_over_mean_higress=${fx(hi.maxOverMean, 2)}`);
       parts.push(`max_over_mean=${fx(ours.maxOverMean, 2)}`);
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
   }
   for (const { workload, servers, policy, r } of rows) {
     console.log(`BENCH lb workload=${workload} servers=${servers} policy=${policy} ttft_p50_ms=${fx(r.ttftP50)} ttft_p90_ms=${fx(r.ttftP90)} ` +
-      `tok_s=${fx(r.tokS)} hit=${fx(r.hit, 3)} max_over_mean=${fx(r.maxOverMean, 2)}`);
+      `tok_s=${fx(r.tokS)} tok_s_run=${fx(r.tokSWall)} hit=${fx(r.hit, 3)} max_over_mean=${fx(r.maxOverMean, 2)}`);
   }
   for (const l of ratioLines) console.log(l);
 }

@@ -56,17 +56,17 @@ function turn(key: number, label: string, input: number, output: number): Turn {
 }
 
 /**
- * The seed's benchmark (Higress blog): 60 sessions x 5 turns, ~200 input tokens per turn, 800 output
- * tokens per reply, concurrency 20 (GenAI-Perf multi-turn, no system prompt). Output scaled to 200.
+ * The seed's benchmark (Higress blog): 60 sessions x 5 turns, ~200 input tokens per turn, ~800 output
+ * tokens per reply, concurrency 20 (GenAI-Perf multi-turn, no system prompt).
  */
 export function multiTurn(): Workload {
   const sessions: Session[] = [];
   for (let s = 0; s < 60; s++) {
     const turns: Turn[] = [];
-    for (let t = 0; t < 5; t++) turns.push(turn(1000 * s + t + 1, `Session ${s}, question ${t}`, 200, 200));
+    for (let t = 0; t < 5; t++) turns.push(turn(1000 * s + t + 1, `Session ${s}, question ${t}`, 200, 800));
     sessions.push({ prefix: [], turns });
   }
-  return { name: "multi_turn", about: "60 sessions x 5 turns, ~200 in / ~200 out tokens per turn (the seed: 800 out), concurrency 20", sessions, concurrency: 20, timeScale: 0.25 };
+  return { name: "multi_turn", about: "60 sessions x 5 turns, ~200 in / ~800 out tokens per turn, concurrency 20", sessions, concurrency: 20, timeScale: 0.05 };
 }
 
 /** Many short conversations behind one long system prompt (an agent's instructions and tool docs). */
