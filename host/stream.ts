@@ -75,6 +75,8 @@ export interface HostResponse {
   reset: boolean;
   upstreamRequest: UpstreamRecord | null;
   durationMs: number;
+  /** What plugins stored with proxy_set_property (Envoy's filter state "wasm.<key>"), e.g. `ai_log`. */
+  filterState: Map<string, Buffer>;
 }
 
 /** Streaming observer of the response as the client would receive it. */
@@ -642,6 +644,7 @@ export class HttpStream {
       reset: this.wasReset,
       upstreamRequest: this.upstream,
       durationMs: Number(this.endNs - this.startNs) / 1e6,
+      filterState: this.filterState,
     });
   }
 }

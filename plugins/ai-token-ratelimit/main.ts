@@ -16,7 +16,8 @@ import { JsonValue, parseJsonBytes } from "../../shared/json";
 import { kvInit } from "../../shared/kv";
 import { cookie, queryParam, parseIpPort } from "../../shared/net";
 import { estimateTokens, estimateChatPromptTokens } from "../../shared/tokens";
-import { usageFromJson } from "../../shared/usage";
+import { Usage, usageFromJson } from "../../shared/usage";
+import { writeAiLog } from "../../shared/ailog";
 import { CONSUMER_HEADER, KeyMatch, LimitBy, LimitKey, RateLimitConfig, RateLimitParser, RuleItem, Unit, Window } from "./config";
 import { AdmitDone, Charges, admitLocal, admitRedis, reconcileLocal, reconcileRedis } from "./store";
 import { SseUsageFilter } from "./stream";
@@ -253,6 +254,7 @@ class RateLimitStream extends HttpContext implements AdmitDone {
       body = errorBody(limitText, tokens ? "tokens" : "requests", "rate_limit_exceeded");
     }
     h.push(new Header("content-type", "application/json"));
+    writeAiLog(JsonValue.newObject().set("token_ratelimit_status", JsonValue.newString("limited")));   // as Higress's
     sendLocalResponse(cfg.rejectedCode, body, h, "ai-token-ratelimit.rejected");
   }
 
@@ -348,7 +350,15 @@ class RateLimitStream extends HttpContext implements AdmitDone {
     const cfg = this.cfg;
     this.phase = Phase.Finished;
     if (cfg == null || !this.hasTokenWindow || this.unaccounted) return;
-    const actual = this.actualTokens(complete);
+    const reported = this.responseSeen ? this.reportedUsage() : null;
+    // The access log's token counts: a usage chunk this plugin asked for and strips is seen nowhere else.
+    if (complete && reported != null && (reported.input >= 0 || reported.output >= 0)) {
+      const attrs = JsonValue.newObject();
+      if (reported.input >= 0) attrs.set("input_token", JsonValue.newNumber(<f64>reported.input));
+      if (reported.output >= 0) attrs.set("output_token", JsonValue.newNumber(<f64>reported.output));
+      writeAiLog(attrs);
+    }
+    const actual = this.actualTokens(reported);
     incrementMetric(cfg.mTokens, actual);
     const c = this.charges;
     const deltas = new Array<i64>(c.length);
@@ -358,22 +368,29 @@ class RateLimitStream extends HttpContext implements AdmitDone {
     else reconcileRedis(redis, c, deltas);
   }
 
-  actualTokens(complete: bool): i64 {
+  /** The usage the provider reported, from the stream's events or the copied body (null: none parsed). */
+  reportedUsage(): Usage | null {
+    const sse = this.sse;
+    if (sse != null) return sse.tracker.usage();
+    const body = this.copiedBody();
+    const json = body.byteLength > 0 ? parseJsonBytes(body) : null;
+    return json != null ? usageFromJson(json) : null;
+  }
+
+  actualTokens(reported: Usage | null): i64 {
     if (!this.responseSeen) return this.promptTokens;        // gone before any answer: the prompt was sent
+    if (reported != null) {
+      const t = reported.totalTokens();
+      if (t >= 0) return t;
+    }
     const sse = this.sse;
     if (sse != null) {
-      const t = sse.tracker.usage().totalTokens();
-      if (t >= 0) return t;
       const out = sse.tracker.outputText();
       return this.responseStatus >= 200 && this.responseStatus < 300 || out > 0 ? this.promptTokens + out : 0;
     }
+    if (this.responseStatus < 200 || this.responseStatus >= 300) return 0;   // an error reply consumed nothing
     const body = this.copiedBody();
     const json = body.byteLength > 0 ? parseJsonBytes(body) : null;
-    if (json != null) {
-      const t = usageFromJson(json).totalTokens();
-      if (t >= 0) return t;
-    }
-    if (this.responseStatus < 200 || this.responseStatus >= 300) return 0;   // an error reply consumed nothing
     return this.promptTokens + (json != null ? answerTokens(json) : estimateTokens(String.UTF8.decode(body)));
   }
 

@@ -104,9 +104,13 @@ test("streams without include_usage: usage is asked for upstream and hidden from
   assert.equal(events.length, 6);             // role, 3 pieces, finish, [DONE]
   assert.equal(events[events.length - 1], "data: [DONE]");
   for (const e of events.slice(0, -1)) assert.equal(JSON.parse(e.slice(6)).object, "chat.completion.chunk");
+  // The usage the client cannot see reaches the access log (Higress's ai_log filter state).
+  assert.deepEqual(JSON.parse(String(r.filterState.get("ai_log"))), { input_token: 300, output_token: 200 });
   // 500 real tokens were charged: a request reserving ~260 no longer fits in 1000.
   assert.equal((await post(host, chat("hi", { stream: true }))).status, 200);
-  assert.equal((await post(host, chat("hi", { stream: true }))).status, 429);
+  const rejected = await post(host, chat("hi", { stream: true }));
+  assert.equal(rejected.status, 429);
+  assert.deepEqual(JSON.parse(String(rejected.filterState.get("ai_log"))), { token_ratelimit_status: "limited" });
   host.close();
 });
 
