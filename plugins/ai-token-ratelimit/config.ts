@@ -201,6 +201,9 @@ function parseRuleItem(json: JsonValue, err: ConfigError, where: string): RuleIt
   return item;
 }
 
+// A Redis answer later than this is no use to a request held waiting for it (the host's call timeout is a u32).
+const MAX_REDIS_TIMEOUT_MS: i64 = 600000;
+
 function parseRedis(json: JsonValue, err: ConfigError): RedisClient | null {
   const name = json.getString("service_name");
   if (name.length == 0) { err.fail("redis.service_name", "is required"); return null; }
@@ -208,6 +211,7 @@ function parseRedis(json: JsonValue, err: ConfigError): RedisClient | null {
   if (port < 0 || port > 65535) { if (port > 65535) err.fail("redis.service_port", "must be a port number"); return null; }
   const timeout = positiveInt(json, "timeout", err, "redis.");
   if (timeout < 0) return null;
+  if (timeout > MAX_REDIS_TIMEOUT_MS) { err.fail("redis.timeout", "must be at most " + MAX_REDIS_TIMEOUT_MS.toString() + " ms"); return null; }
   const dbv = json.get("database");
   let db: i64 = 0;
   if (dbv != null && !dbv.isNull()) {
