@@ -7,7 +7,8 @@
 // on 3 servers and on 8, for the workloads of bench/lb/workloads.ts. Times are the simulated GPUs'
 // (e2e/sim/README.md). Needs redis-server on the PATH. Run: npm run bench:lb
 // LB_SERVERS=3 / LB_WORKLOADS=multi_turn / LB_POLICIES=round_robin,prefix_cache narrow a run;
-// LB_OUTPUT_SCALE=0.25 multiplies every reply's length.
+// LB_OUTPUT_SCALE=0.25 multiplies every reply's length; LB_OURS='{"inflightCostTokens":1024}' adds to our policy's
+// lb_config (for tuning).
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { RedisServer } from "../tests/support/redis.ts";
@@ -20,7 +21,7 @@ const POLICIES: Array<{ name: string; config: object }> = [
   { name: "round_robin", config: { lb_policy: "round_robin" } },
   { name: "global_least_request", config: { lb_policy: "global_least_request", lb_config: REDIS } },
   { name: "higress_prefix", config: { lb_policy: "higress_prefix_cache", lb_config: REDIS } },
-  { name: "prefix_cache", config: { lb_policy: "prefix_cache", lb_config: REDIS } },
+  { name: "prefix_cache", config: { lb_policy: "prefix_cache", lb_config: { ...REDIS, ...JSON.parse(process.env.LB_OURS ?? "{}") } } },
 ];
 const OURS = "prefix_cache";
 
