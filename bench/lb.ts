@@ -8,13 +8,14 @@
 // (e2e/sim/README.md). Needs redis-server on the PATH. Run: npm run bench:lb
 // LB_SERVERS=3 / LB_WORKLOADS=multi_turn / LB_POLICIES=round_robin,prefix_cache narrow a run;
 // LB_OUTPUT_SCALE=0.25 multiplies every reply's length; LB_OURS='{"inflightCostTokens":1024}' adds to our policy's
-// lb_config (for tuning).
+// lb_config (for tuning); LB_GPU=l20 simulates L20s instead of A100s (e2e/sim/README.md).
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { RedisServer } from "../tests/support/redis.ts";
 import { runWorkload, type RunResult } from "./lb/run.ts";
 import { SimFleet } from "./lb/sims.ts";
 import { WORKLOADS, multiTurn } from "./lb/workloads.ts";
+import { GPUS, type GpuName } from "../e2e/sim/engine.ts";
 
 const REDIS = { serviceFQDN: "redis.dns", servicePort: 6379, timeout: 1000 };
 const POLICIES: Array<{ name: string; config: object }> = [
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
   const shapes = (listEnv("LB_SERVERS") ?? ["3", "8"]).map(Number);
   const onlyW = listEnv("LB_WORKLOADS");
   const onlyP = listEnv("LB_POLICIES");
+  const gpu = (process.env.LB_GPU ?? "a100") as GpuName;
+  if (!(gpu in GPUS)) throw new Error(`LB_GPU: one of ${Object.keys(GPUS).join(", ")}`);
   const redis = await RedisServer.start();
   const fleet = SimFleet.open();
   const rows: Row[] = [];
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
     warm.sessions = warm.sessions.slice(0, 20).map((s) => ({ ...s, turns: s.turns.slice(0, 2) }));
     for (const p of [POLICIES[0], POLICIES[POLICIES.length - 1]]) {
       await redis.command("FLUSHALL");
-      await runWorkload(warm, { wasm, fleet, servers: 3, redisPort: redis.port, config: p.config });
+      await runWorkload(warm, { wasm, fleet, servers: 3, redisPort: redis.port, config: p.config, gpu });
     }
     for (const servers of shapes) {
       for (const make of WORKLOADS) {
@@ -67,11 +70,11 @@ async function main(): Promise<void> {
         if (onlyW && !onlyW.includes(w.name)) continue;
         const scale = Number(process.env.LB_OUTPUT_SCALE ?? 1);
         for (const s of w.sessions) for (const t of s.turns) t.maxTokens = Math.max(1, Math.round(t.maxTokens * scale));
-        console.log(`\n${w.name} on ${servers} servers: ${w.about}; time scale ${w.timeScale}`);
+        console.log(`\n${w.name} on ${servers} servers (${gpu}): ${w.about}; time scale ${w.timeScale}`);
         for (const p of POLICIES) {
           if (onlyP && !onlyP.includes(p.name)) continue;
           await redis.command("FLUSHALL");
-          const r = await runWorkload(w, { wasm, fleet, servers, redisPort: redis.port, config: p.config });
+          const r = await runWorkload(w, { wasm, fleet, servers, redisPort: redis.port, config: p.config, gpu });
           rows.push({ workload: w.name, servers, policy: p.name, r });
           console.log(`  ${p.name.padEnd(21)} ttft p50 ${fx(r.ttftP50)} ms, p90 ${fx(r.ttftP90)} ms, ${fx(r.tokS)} tok/s (run ${fx(r.tokSWall)}), hit ${fx(r.hit, 3)}, ` +
             `max/mean ${fx(r.maxOverMean, 2)} (${r.perServer.join(",")})${r.errors ? `, ${r.errors} errors` : ""} [${fx(r.wallS, 1)} s]`);

@@ -3,6 +3,7 @@
 import { Host } from "../../host/index.ts";
 import { SimFleet } from "./sims.ts";
 import type { Workload, Msg, Turn } from "./workloads.ts";
+import type { GpuName } from "../../e2e/sim/engine.ts";
 
 export const ROUTE = "llm-route";
 export const CLUSTER = "outbound|8000||vllm.dns";
@@ -17,6 +18,8 @@ export interface RunOptions {
   redisPort: number;
   /** Plugin configuration (lb_policy, lb_config). */
   config: object;
+  /** The simulated servers' hardware. */
+  gpu: GpuName;
 }
 
 export interface RunResult {
@@ -51,7 +54,7 @@ function quantile(sorted: number[], q: number): number {
 
 export async function runWorkload(w: Workload, o: RunOptions): Promise<RunResult> {
   const fleet = o.fleet;
-  const ports = await fleet.start(o.servers, { timeScale: w.timeScale, seed: 1, model: MODEL, numGpuBlocks: w.numGpuBlocks });
+  const ports = await fleet.start(o.servers, { timeScale: w.timeScale, seed: 1, model: MODEL, numGpuBlocks: w.numGpuBlocks, gpu: o.gpu });
   const host = new Host({
     clusters: {
       [CLUSTER]: { endpoints: ports.map((p) => ({ address: `127.0.0.1:${p}`, metrics: { url: `http://127.0.0.1:${p}/metrics` } })) },

@@ -16,6 +16,16 @@ export interface CostModel {
 
 /** Llama-3.1-8B (BF16) on one A100-80GB; sources in e2e/sim/README.md. */
 export const LLAMA31_8B_A100: CostModel = { prefillTokensPerSec: 10_000, stepBaseMs: 12, decodePerSeqMs: 0.5 };
+/** Llama-3.1-8B (BF16) on one L20-48GB (derived from its datasheet; e2e/sim/README.md). */
+export const LLAMA31_8B_L20: CostModel = { prefillTokensPerSec: 3_700, stepBaseMs: 18.5, decodePerSeqMs: 0.7 };
+
+/** A GPU the simulator can stand for: its cost model and KV-cache capacity (16-token blocks). */
+export interface GpuProfile { cost: CostModel; numGpuBlocks: number }
+export const GPUS = {
+  a100: { cost: LLAMA31_8B_A100, numGpuBlocks: 25_000 },
+  l20: { cost: LLAMA31_8B_L20, numGpuBlocks: 12_900 },
+} satisfies Record<string, GpuProfile>;
+export type GpuName = keyof typeof GPUS;
 
 export interface EngineConfig {
   blockSize: number;

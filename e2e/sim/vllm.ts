@@ -2,7 +2,7 @@
 // /metrics (vLLM metric names), /health. Timing comes from the scheduler in engine.ts;
 // the cost model and its sources are described in e2e/sim/README.md.
 import { type Ctx, type ServerOptions, type SimServer, startServer } from './common.ts';
-import { Engine, type CostModel, type FinishReason, LLAMA31_8B_A100, type RequestRecord } from './engine.ts';
+import { Engine, type CostModel, type FinishReason, GPUS, type GpuName, type RequestRecord } from './engine.ts';
 import { PromWriter } from './metrics.ts';
 import { type ChatBase, SSE_DONE, type Usage, chunk, completion, nowSeconds, sseData, usage, usageChunk } from './openai-format.ts';
 import { type LengthRange, blockHashes, countTokens, drawLength, filler, makeIds, renderChat } from './text.ts';
@@ -16,6 +16,8 @@ export interface VllmSimOptions extends ServerOptions {
   /** Multiplies every simulated duration (0.05 = 20× faster than a real GPU). */
   timeScale?: number;
   blockSize?: number;
+  /** The hardware modelled (default a100): cost model and KV-cache size, which the next two options override. */
+  gpu?: GpuName;
   /** KV cache capacity in blocks. */
   numGpuBlocks?: number;
   maxNumSeqs?: number;
@@ -66,15 +68,15 @@ export async function startVllm(opts: VllmSimOptions = {}): Promise<VllmSim> {
   const maxModelLen = opts.maxModelLen ?? 32_768;
   const outputRange = opts.outputTokens ?? { min: 32, max: 256 };
   const cacheGenerated = opts.cacheGeneratedBlocks ?? true;
+  const gpu = GPUS[opts.gpu ?? 'a100'];
   const engine = new Engine({
     blockSize,
-    // ≈ 400k tokens: A100-80GB at 0.9 utilisation minus 16 GB of weights, 128 KiB of KV per token.
-    numGpuBlocks: opts.numGpuBlocks ?? 25_000,
+    numGpuBlocks: opts.numGpuBlocks ?? gpu.numGpuBlocks,
     maxNumSeqs: opts.maxNumSeqs ?? 256,
     maxNumBatchedTokens: opts.maxNumBatchedTokens ?? 8192,
     enablePrefixCaching: opts.enablePrefixCaching ?? true,
     timeScale: opts.timeScale ?? 1,
-    cost: { ...LLAMA31_8B_A100, ...opts.cost },
+    cost: { ...gpu.cost, ...opts.cost },
   });
   const newId = makeIds(seed);
 
