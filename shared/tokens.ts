@@ -33,7 +33,10 @@ export const enum TokenFeature {
 
 // Tokens per unit of each feature, fitted by calibrate.ts (WordLongExcess, KanaHangul,
 // OtherLetter and Symbol mostly on the small "other" sample set).
-const WEIGHTS: StaticArray<f64> = [
+// The tables here are @lazy: plugins that import this file without estimating anything (the
+// translators, through shared/usage.ts) do not carry them, HAN_CLASS alone being 5 KB.
+// @ts-ignore: decorator
+@lazy const WEIGHTS: StaticArray<f64> = [
   // BEGIN WEIGHTS (written by calibrate.ts --write)
   1.026, 0.009, 0.48, 1.206, 1.125, 0.77, 0.228, 1.029, 1.275, 0.249, 0.735, 1.226, 2.931, 0.252, 0.73, 0.355, 1.881,
   // END WEIGHTS
@@ -42,7 +45,8 @@ const WEIGHTS: StaticArray<f64> = [
 const enum CharClass { None, Lower, Upper, Digit, Space, Newline, Punct, Han, CjkPunct, KanaHangul, OtherLetter, Symbol, LowSurrogate }
 
 // CharClass of each ASCII code unit (1 Lower, 2 Upper, 3 Digit, 4 Space, 5 Newline, 6 Punct).
-const ASCII_CLASS: usize = memory.data<u8>([
+// @ts-ignore: decorator
+@lazy const ASCII_CLASS: usize = memory.data<u8>([
   // 0x00-0x1f: controls; \t and \v \f are spaces, \n \r line breaks
   6, 6, 6, 6, 6, 6, 6, 6, 6, 4, 5, 4, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
   // 0x20-0x3f: space, punctuation, digits
@@ -205,7 +209,8 @@ export class TokenEstimator {
   store<i32>(at, load<i32>(at) + 1);
 }
 
-const oneShot = new TokenEstimator();
+// @ts-ignore: decorator
+@lazy const oneShot = new TokenEstimator();
 
 /** Estimated o200k_base token count of `text`: 0 for "", at least 1 otherwise. */
 export function estimateTokens(text: string): i32 {
@@ -329,7 +334,8 @@ class PromptCounter {
 
 // Two bits per ideograph U+4E00+i, low bits first: 2 if it occurs in an o200k_base token of
 // two or more ideographs, 1 if it is a token only on its own, 0 if it is split into bytes.
-const HAN_CLASS: usize = memory.data<u64>([
+// @ts-ignore: decorator
+@lazy const HAN_CLASS: usize = memory.data<u64>([
   // BEGIN HAN_CLASS (written by calibrate.ts --han-table --write)
   0x0a21228028aa808a, 0x24a5112208211a00, 0x88054102218a0840, 0x1000008a0000200a,
   0x20a00a28628a2020, 0x8020001026849208, 0x000a294014a00806, 0x0880a02002100a80,

@@ -8,7 +8,11 @@ import { TokenEstimator } from "./tokens";
 // Larger reported counts are nonsense; clamping keeps any sum of them far from overflow.
 const MAX_TOKENS: i64 = 1 << 40;
 
-/** Token counts of one response; -1 where the provider reported nothing. */
+/**
+ * Token counts of one response; -1 where the provider reported nothing. Filled by
+ * usageFromJson / StreamUsageTracker here and by the protocol translators (shared/translate),
+ * which read and write the same counts in each protocol's own fields.
+ */
 export class Usage {
   /** Prompt tokens, cached ones included (for Anthropic: its input_tokens plus cache reads and writes). */
   input: i64 = -1;
@@ -22,8 +26,14 @@ export class Usage {
   cacheWrite: i64 = -1;
   /** Generated images (DashScope image generation). */
   images: i64 = -1;
-  /** Anthropic's input_tokens, which leaves out cache reads and writes; -1 for other formats. */
+  /**
+   * Anthropic's input_tokens, which leaves out cache reads and writes; -1 for other formats.
+   * The translators never set it: they add the cache counts into `input` per event themselves,
+   * so for them merge() is plain field-by-field "later wins".
+   */
   uncachedInput: i64 = -1;
+  /** The part of `output` spent on reasoning (OpenAI and DashScope report it); only the translators read it. */
+  reasoning: i64 = -1;
 
   found(): bool {
     return this.input >= 0 || this.output >= 0 || this.total >= 0 || this.cacheRead >= 0 ||
@@ -34,22 +44,32 @@ export class Usage {
   totalTokens(): i64 {
     if (this.total >= 0) return this.total;
     if (this.input < 0 && this.output < 0) return -1;
-    return max<i64>(this.input, 0) + max<i64>(this.output, 0);
+    return this.inputOr0() + this.outputOr0();
   }
 
-  /** Takes every field `other` reports (later values win, field by field). */
+  // Protocols whose usage block has required fields get 0 for what the provider left out.
+  inputOr0(): i64 { return max<i64>(this.input, 0); }
+  outputOr0(): i64 { return max<i64>(this.output, 0); }
+
+  /** Forgets every count (stream events reuse their Usage). */
+  reset(): void {
+    this.input = this.output = this.total = this.cacheRead = this.cacheWrite = this.images = -1;
+    this.uncachedInput = this.reasoning = -1;
+  }
+
+  /** Takes every field `other` reports (later values win, field by field: streams repeat or complete earlier counts). */
   merge(other: Usage): void {
-    if (other.uncachedInput >= 0) this.uncachedInput = other.uncachedInput;
-    else if (other.input >= 0) { this.input = other.input; this.uncachedInput = -1; }
-    if (other.output >= 0) this.output = other.output;
-    if (other.total >= 0) this.total = other.total;
-    if (other.cacheRead >= 0) this.cacheRead = other.cacheRead;
-    if (other.cacheWrite >= 0) this.cacheWrite = other.cacheWrite;
-    if (other.images >= 0) this.images = other.images;
+    let n: i64; // each field of `other` read once: smaller code
+    if ((n = other.uncachedInput) >= 0) this.uncachedInput = n;
+    else if ((n = other.input) >= 0) { this.input = n; this.uncachedInput = -1; }
+    if ((n = other.output) >= 0) this.output = n;
+    if ((n = other.total) >= 0) this.total = n;
+    if ((n = other.cacheRead) >= 0) this.cacheRead = n;
+    if ((n = other.cacheWrite) >= 0) this.cacheWrite = n;
+    if ((n = other.images) >= 0) this.images = n;
+    if ((n = other.reasoning) >= 0) this.reasoning = n;
     // Anthropic reports the three input parts in separate fields, possibly in separate events.
-    if (this.uncachedInput >= 0) {
-      this.input = this.uncachedInput + max<i64>(this.cacheRead, 0) + max<i64>(this.cacheWrite, 0);
-    }
+    if ((n = this.uncachedInput) >= 0) this.input = n + max<i64>(this.cacheRead, 0) + max<i64>(this.cacheWrite, 0);
   }
 }
 

@@ -4,9 +4,10 @@
 import { JsonValue, parseJson } from "../json";
 import { SseEvent } from "../sse";
 import {
-  ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, Usage, note,
+  ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, note,
 } from "./types";
 import { JsonText, eventJson } from "./reader";
+import { Usage } from "../usage";
 import { JsonWriter, jsonText } from "./writer";
 import { contentText, copyKey, countAt, jarr, jobj, jstr, splitDataUrl, strAt, stringList } from "./util";
 
@@ -372,16 +373,20 @@ export function finishToAnthropicStop(f: string): string {
   return "end_turn";
 }
 
-/** Anthropic usage -> Usage. OpenAI's prompt count includes cached tokens; Anthropic's input_tokens does not. */
+/**
+ * Anthropic usage -> Usage. OpenAI's prompt count includes cached tokens; Anthropic's input_tokens does not.
+ * `input` gets the sum right here, each event on its own, and uncachedInput stays -1: merging stream
+ * events is then plain "later wins", and an event's input_tokens always comes with its own cache counts.
+ */
 export function anthropicUsage(u: JsonValue | null): Usage {
   const r = new Usage();
   if (u === null) return r;
   const input = countAt(u, "input_tokens");
   const read = countAt(u, "cache_read_input_tokens");
   const created = countAt(u, "cache_creation_input_tokens");
-  if (input >= 0) r.prompt = input + (read > 0 ? read : 0) + (created > 0 ? created : 0);
-  if (read >= 0) r.cached = read;
-  r.completion = countAt(u, "output_tokens");
+  if (input >= 0) r.input = input + (read > 0 ? read : 0) + (created > 0 ? created : 0);
+  if (read >= 0) r.cacheRead = read;
+  r.output = countAt(u, "output_tokens");
   return r;
 }
 
@@ -409,10 +414,10 @@ export function decodeAnthropicResponse(body: JsonValue): ChatResult {
 }
 
 function writeAnthropicUsage(w: JsonWriter, u: Usage): void {
-  const cached = u.cached > 0 ? u.cached : 0;
-  w.raw("{\"input_tokens\":"); w.int(u.promptOr0() - cached);
-  w.raw(",\"output_tokens\":"); w.int(u.completionOr0());
-  if (u.cached >= 0) { w.raw(",\"cache_read_input_tokens\":"); w.int(u.cached); }
+  const cached = u.cacheRead > 0 ? u.cacheRead : 0;
+  w.raw("{\"input_tokens\":"); w.int(u.inputOr0() - cached);
+  w.raw(",\"output_tokens\":"); w.int(u.outputOr0());
+  if (u.cacheRead >= 0) { w.raw(",\"cache_read_input_tokens\":"); w.int(u.cacheRead); }
   w.byte(0x7D);
 }
 
@@ -452,9 +457,9 @@ function readAnthropicUsage(j: JsonText, u: i32, r: Usage): void {
   const input = j.count(u, "input_tokens");
   const read = j.count(u, "cache_read_input_tokens");
   const created = j.count(u, "cache_creation_input_tokens");
-  if (input >= 0) r.prompt = input + (read > 0 ? read : 0) + (created > 0 ? created : 0);
-  if (read >= 0) r.cached = read;
-  r.completion = j.count(u, "output_tokens");
+  if (input >= 0) r.input = input + (read > 0 ? read : 0) + (created > 0 ? created : 0);
+  if (read >= 0) r.cacheRead = read;
+  r.output = j.count(u, "output_tokens");
 }
 
 const enum Event { Other, MessageStart, BlockStart, BlockDelta, MessageDelta, MessageStop, Error }
@@ -662,14 +667,14 @@ export class AnthropicStreamEncoder extends StreamEncoder {
   private start(w: JsonWriter): void {
     if (this.started) return;
     this.started = true;
-    const cached = this.usage.cached > 0 ? this.usage.cached : 0;
+    const cached = this.usage.cacheRead > 0 ? this.usage.cacheRead : 0;
     sse(w, "message_start");
     w.raw("{\"type\":\"message_start\",\"message\":{\"id\":");
     w.str(this.id.length ? this.id : "msg_" + this.ex.requestId);
     w.raw(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
     w.str(this.model.length ? this.model : this.ex.model);
     w.raw(",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
-    w.int(this.usage.promptOr0() - cached);
+    w.int(this.usage.inputOr0() - cached);
     w.raw(",\"output_tokens\":0}}}\n\n");
   }
 

@@ -5,9 +5,10 @@
 import { JsonValue } from "../json";
 import { SseEvent } from "../sse";
 import {
-  ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, Usage, note,
+  ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, note,
 } from "./types";
 import { JsonText, eventJson } from "./reader";
+import { Usage } from "../usage";
 import { toolCallDeltas } from "./chat_openai";
 import { JsonWriter } from "./writer";
 import { contentText, copyKey, countAt, jarr, jobj, jstr, startsWithAny, strAt, arrAt, firstOf } from "./util";
@@ -222,19 +223,19 @@ function openAIMessageToDashScope(m: JsonValue, multimodal: bool, dropped: strin
 export function dashScopeUsage(u: JsonValue | null): Usage {
   const r = new Usage();
   if (u === null || !u.isObject()) return r;
-  r.prompt = countAt(u, "input_tokens");
-  r.completion = countAt(u, "output_tokens");
+  r.input = countAt(u, "input_tokens");
+  r.output = countAt(u, "output_tokens");
   r.total = countAt(u, "total_tokens");
-  r.cached = countAt(u.getObject("prompt_tokens_details"), "cached_tokens");
+  r.cacheRead = countAt(u.getObject("prompt_tokens_details"), "cached_tokens");
   r.reasoning = countAt(u.getObject("output_tokens_details"), "reasoning_tokens");
   return r;
 }
 
 function writeDashScopeUsage(w: JsonWriter, u: Usage): void {
-  w.raw("{\"input_tokens\":"); w.int(u.promptOr0());
-  w.raw(",\"output_tokens\":"); w.int(u.completionOr0());
-  w.raw(",\"total_tokens\":"); w.int(u.totalOrSum());
-  if (u.cached >= 0) { w.raw(",\"prompt_tokens_details\":{\"cached_tokens\":"); w.int(u.cached); w.byte(0x7D); }
+  w.raw("{\"input_tokens\":"); w.int(u.inputOr0());
+  w.raw(",\"output_tokens\":"); w.int(u.outputOr0());
+  w.raw(",\"total_tokens\":"); w.int(max<i64>(u.totalTokens(), 0));
+  if (u.cacheRead >= 0) { w.raw(",\"prompt_tokens_details\":{\"cached_tokens\":"); w.int(u.cacheRead); w.byte(0x7D); }
   if (u.reasoning >= 0) { w.raw(",\"output_tokens_details\":{\"reasoning_tokens\":"); w.int(u.reasoning); w.byte(0x7D); }
   w.byte(0x7D);
 }
@@ -380,10 +381,10 @@ function httpStatusOf(raw: string): i32 {
 /** Usage of a streamed DashScope event (the same fields as dashScopeUsage reads). */
 function readDashScopeUsage(j: JsonText, u: i32, r: Usage): void {
   if (u < 0) return;
-  r.prompt = j.count(u, "input_tokens");
-  r.completion = j.count(u, "output_tokens");
+  r.input = j.count(u, "input_tokens");
+  r.output = j.count(u, "output_tokens");
   r.total = j.count(u, "total_tokens");
-  r.cached = j.count(j.getObject(u, "prompt_tokens_details"), "cached_tokens");
+  r.cacheRead = j.count(j.getObject(u, "prompt_tokens_details"), "cached_tokens");
   r.reasoning = j.count(j.getObject(u, "output_tokens_details"), "reasoning_tokens");
 }
 
@@ -517,7 +518,7 @@ export class DashScopeStreamEncoder extends StreamEncoder {
     w.int(++this.seq);
     w.raw("\nevent:result\n:HTTP_STATUS/200\ndata:{\"output\":");
     writeOutput(w, this.ex, content, reasoning, finish, tools, delta);
-    if (this.usage.known()) { w.raw(",\"usage\":"); writeDashScopeUsage(w, this.usage); }
+    if (this.usage.totalTokens() >= 0) { w.raw(",\"usage\":"); writeDashScopeUsage(w, this.usage); }
     w.raw(",\"request_id\":");
     w.str(this.id.length ? this.id : this.ex.requestId);
     w.raw("}\n\n");

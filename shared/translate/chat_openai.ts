@@ -3,7 +3,8 @@
 // https://platform.openai.com/docs/api-reference/chat-streaming/streaming (chunks, `data: [DONE]`).
 import { JsonValue } from "../json";
 import { SseEvent } from "../sse";
-import { ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, Usage } from "./types";
+import { ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall } from "./types";
+import { Usage } from "../usage";
 import { JsonText, eventJson } from "./reader";
 import { JsonWriter } from "./writer";
 import { contentText, countAt, strAt, arrAt, objAt, firstOf } from "./util";
@@ -28,19 +29,19 @@ export function pivotToOpenAI(pivot: JsonValue, dropped: string[]): JsonValue {
 export function openAIUsage(u: JsonValue | null): Usage {
   const r = new Usage();
   if (u === null || !u.isObject()) return r;
-  r.prompt = countAt(u, "prompt_tokens");
-  r.completion = countAt(u, "completion_tokens");
+  r.input = countAt(u, "prompt_tokens");
+  r.output = countAt(u, "completion_tokens");
   r.total = countAt(u, "total_tokens");
-  r.cached = countAt(u.getObject("prompt_tokens_details"), "cached_tokens");
+  r.cacheRead = countAt(u.getObject("prompt_tokens_details"), "cached_tokens");
   r.reasoning = countAt(u.getObject("completion_tokens_details"), "reasoning_tokens");
   return r;
 }
 
 function writeOpenAIUsage(w: JsonWriter, u: Usage): void {
-  w.raw("{\"prompt_tokens\":"); w.int(u.promptOr0());
-  w.raw(",\"completion_tokens\":"); w.int(u.completionOr0());
-  w.raw(",\"total_tokens\":"); w.int(u.totalOrSum());
-  if (u.cached >= 0) { w.raw(",\"prompt_tokens_details\":{\"cached_tokens\":"); w.int(u.cached); w.byte(0x7D); }
+  w.raw("{\"prompt_tokens\":"); w.int(u.inputOr0());
+  w.raw(",\"completion_tokens\":"); w.int(u.outputOr0());
+  w.raw(",\"total_tokens\":"); w.int(max<i64>(u.totalTokens(), 0));
+  if (u.cacheRead >= 0) { w.raw(",\"prompt_tokens_details\":{\"cached_tokens\":"); w.int(u.cacheRead); w.byte(0x7D); }
   if (u.reasoning >= 0) { w.raw(",\"completion_tokens_details\":{\"reasoning_tokens\":"); w.int(u.reasoning); w.byte(0x7D); }
   w.byte(0x7D);
 }
@@ -114,10 +115,10 @@ export function encodeOpenAIResponse(r: ChatResult, ex: Exchange): string {
 
 /** Usage of a streamed OpenAI chunk (the same fields as openAIUsage reads). */
 function readOpenAIUsage(j: JsonText, u: i32, r: Usage): void {
-  r.prompt = j.count(u, "prompt_tokens");
-  r.completion = j.count(u, "completion_tokens");
+  r.input = j.count(u, "prompt_tokens");
+  r.output = j.count(u, "completion_tokens");
   r.total = j.count(u, "total_tokens");
-  r.cached = j.count(j.getObject(u, "prompt_tokens_details"), "cached_tokens");
+  r.cacheRead = j.count(j.getObject(u, "prompt_tokens_details"), "cached_tokens");
   r.reasoning = j.count(j.getObject(u, "completion_tokens_details"), "reasoning_tokens");
 }
 
@@ -277,7 +278,7 @@ export class OpenAIStreamEncoder extends StreamEncoder {
    * like Dify, read usage from any chunk); with include_usage it comes as OpenAI's own usage-only chunk.
    */
   private done(w: JsonWriter): void {
-    const usage = this.usage.known();
+    const usage = this.usage.totalTokens() >= 0; // some token count known
     if (this.finish.length) {
       this.open(w);
       w.raw("{},\"finish_reason\":");

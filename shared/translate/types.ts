@@ -5,6 +5,7 @@ import { JsonValue } from "../json";
 import { SseEvent } from "../sse";
 import { JsonWriter } from "./writer";
 import { JsonText } from "./reader";
+import { Usage } from "../usage";
 
 export const enum Protocol { OpenAI = 0, Anthropic = 1, DashScope = 2 }
 export const enum Api { Unknown = 0, Chat = 1, Embeddings = 2, Rerank = 3, Images = 4 }
@@ -78,28 +79,6 @@ export function startRequest(client: Protocol, provider: Protocol, body: JsonVal
   ex.requestId = opts.requestId;
   if (!body.isObject()) r.error = "request body must be a JSON object";
   return r;
-}
-
-/** Token counts; -1 = not reported. */
-export class Usage {
-  prompt: i64 = -1;
-  completion: i64 = -1;
-  total: i64 = -1;
-  cached: i64 = -1;
-  reasoning: i64 = -1;
-  known(): bool { return this.prompt >= 0 || this.completion >= 0 || this.total >= 0; }
-  promptOr0(): i64 { return this.prompt < 0 ? 0 : this.prompt; }
-  completionOr0(): i64 { return this.completion < 0 ? 0 : this.completion; }
-  totalOrSum(): i64 { return this.total >= 0 ? this.total : this.promptOr0() + this.completionOr0(); }
-  /** Later reports win field by field (streams repeat or complete earlier counts). */
-  reset(): void { this.prompt = this.completion = this.total = this.cached = this.reasoning = -1; }
-  merge(o: Usage): void {
-    if (o.prompt >= 0) this.prompt = o.prompt;
-    if (o.completion >= 0) this.completion = o.completion;
-    if (o.total >= 0) this.total = o.total;
-    if (o.cached >= 0) this.cached = o.cached;
-    if (o.reasoning >= 0) this.reasoning = o.reasoning;
-  }
 }
 
 export class ToolCall {

@@ -278,4 +278,28 @@ describe("malformed input", () => {
     u.merge(new Usage());
     expectUsage(u, 5, 9, -1);
   });
+
+  // How the translators (shared/translate) use the class: they fill input with Anthropic's sum
+  // themselves and never set uncachedInput, so merging is plain "later wins", reasoning included.
+  it("merges translator counts field by field and forgets them on reset", () => {
+    const u = new Usage();
+    expect(u.totalTokens()).toBe(-1);
+    expect(u.inputOr0()).toBe(0);
+    const start = new Usage();
+    start.input = 30; start.cacheRead = 20; start.output = 1;
+    u.merge(start);
+    const delta = new Usage();
+    delta.output = 12; delta.reasoning = 4;
+    u.merge(delta);
+    expectUsage(u, 30, 12, -1);
+    expect(u.cacheRead).toBe(20);
+    expect(u.reasoning).toBe(4);
+    expect(u.uncachedInput).toBe(-1);
+    expect(u.totalTokens()).toBe(42);
+    u.reset();
+    expectUsage(u, -1, -1, -1);
+    expect(u.cacheRead).toBe(-1);
+    expect(u.reasoning).toBe(-1);
+    expect(u.found()).toBe(false);
+  });
 });
