@@ -59,18 +59,20 @@ export class Usage {
 
   /** Takes every field `other` reports (later values win, field by field: streams repeat or complete earlier counts). */
   merge(other: Usage): void {
-    let n: i64; // each field of `other` read once: smaller code
-    if ((n = other.uncachedInput) >= 0) this.uncachedInput = n;
-    else if ((n = other.input) >= 0) { this.input = n; this.uncachedInput = -1; }
-    if ((n = other.output) >= 0) this.output = n;
-    if ((n = other.total) >= 0) this.total = n;
-    if ((n = other.cacheRead) >= 0) this.cacheRead = n;
-    if ((n = other.cacheWrite) >= 0) this.cacheWrite = n;
-    if ((n = other.images) >= 0) this.images = n;
-    if ((n = other.reasoning) >= 0) this.reasoning = n;
+    if (other.uncachedInput >= 0) this.uncachedInput = other.uncachedInput;
+    else if (other.input >= 0) { this.input = other.input; this.uncachedInput = -1; }
+    if (other.output >= 0) this.output = other.output;
+    if (other.total >= 0) this.total = other.total;
+    if (other.cacheRead >= 0) this.cacheRead = other.cacheRead;
+    if (other.cacheWrite >= 0) this.cacheWrite = other.cacheWrite;
+    if (other.images >= 0) this.images = other.images;
+    if (other.reasoning >= 0) this.reasoning = other.reasoning;
     // Anthropic reports the three input parts in separate fields, possibly in separate events.
-    if ((n = this.uncachedInput) >= 0) this.input = n + max<i64>(this.cacheRead, 0) + max<i64>(this.cacheWrite, 0);
+    if (this.uncachedInput >= 0) {
+      this.input = this.uncachedInput + max<i64>(this.cacheRead, 0) + max<i64>(this.cacheWrite, 0);
+    }
   }
+
 }
 
 /** The usage reported in a whole response body or in one stream event's data, of any known format. */
