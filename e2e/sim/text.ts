@@ -25,6 +25,16 @@ export function blockHashes(text: string, blockSize: number, salt = ''): string[
   return out;
 }
 
+/** murmur3's 32-bit finalizer: every input bit affects every output bit. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** FNV-1a, 32 bit, with murmur3's finalizer so nearby keys give unrelated values. */
 export function hash32(s: string): number {
   let h = 0x811c9dc5;
@@ -32,12 +42,7 @@ export function hash32(s: string): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** mulberry32: small, fast, good enough for simulation draws. */
@@ -77,16 +82,8 @@ const WORDS = (
   'rib sap tip vat web yam axe bog cup dot ear fin gap hop'
 ).split(' ');
 
-/** Mixes two 32-bit values (murmur3's finalizer over a golden-ratio step). */
-function mix32(h: number, i: number): number {
-  h = (h ^ Math.imul(i + 1, 0x9e3779b9)) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+/** Mixes a 32-bit hash with a counter (a golden-ratio step, then murmur3's finalizer). */
+const mix32 = (h: number, i: number): number => fmix32((h ^ Math.imul(i + 1, 0x9e3779b9)) >>> 0);
 
 /**
  * The reply tokens for (seed, key): token `i` is the same whatever the reply's length. The key (often
