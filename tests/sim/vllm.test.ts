@@ -150,6 +150,20 @@ describe('vLLM simulator: scheduling', () => {
     }
   });
 
+  test('the gpu option selects the cost model and the KV-cache size', async () => {
+    const prompt = [{ role: 'user', content: longText('gpu', 2000) }];
+    const ttft = async (gpu: 'a100' | 'l20') => {
+      const sim = await vllm({ timeScale: 0.01, gpu });
+      await (await chat(sim, prompt, { max_tokens: 1 })).json();
+      return { ttft: sim.stats().perRequest[0].ttftMs, tokens: sim.stats().perRequest[0].promptTokens, capacity: sim.engine.capacityTokens };
+    };
+    const a = await ttft('a100');
+    const l = await ttft('l20');
+    assert.ok(Math.abs(a.ttft - (12 + a.tokens / 10)) < 1e-6, `A100 TTFT ${a.ttft} ms`);
+    assert.ok(Math.abs(l.ttft - (18.5 + l.tokens / 3.7)) < 1e-6, `L20 TTFT ${l.ttft} ms`);
+    assert.deepEqual([a.capacity, l.capacity], [25_000 * 16, 12_900 * 16]);
+  });
+
   test('long prompts are prefilled in chunks of max_num_batched_tokens, one step each', async () => {
     const sim = await vllm({ timeScale: 0.01, maxNumBatchedTokens: 1024 });
     await (await chat(sim, [{ role: 'user', content: longText('chunk', 3000) }], { max_tokens: 1 })).json();
