@@ -41,7 +41,8 @@ test("chat: OpenAI protocol in, DashScope native out with the gateway's key; the
   assert.match(rec.upstream!, /^outbound\|8080\|\|dashscope\.dns\//);
 });
 
-test("chat streamed as the Dify plugin sends it (no stream_options): OpenAI chunks end with a finish reason", async () => {
+test("chat streamed as the Dify plugin sends it (no stream_options): OpenAI chunks end with a finish reason; the access log still has the tokens", async () => {
+  const seen = demo.records.length;
   const res = await difyPost(`${demo.url}/agent/v1/chat/completions`, {
     model: "qwen-max", stream: true, messages: [{ role: "user", content: "Summarise the meeting" }],
   });
@@ -52,6 +53,10 @@ test("chat streamed as the Dify plugin sends it (no stream_options): OpenAI chun
   assert.ok(text.length > 0);
   assert.ok(chunks.every((c) => c.object === "chat.completion.chunk"));
   assert.ok(chunks.some((c) => c.choices?.[0]?.finish_reason === "stop"));
+  // The rate limiter asked upstream for usage and hid it from this client; it reports it in ai_log instead.
+  assert.ok(chunks.every((c) => !c.usage), "no usage chunk for a client that did not ask");
+  const rec = await demo.record((r) => demo.records.indexOf(r) >= seen && r.path === "/agent/v1/chat/completions");
+  assert.ok(rec.tokensIn! > 0 && rec.tokensOut! > 0, `access record tokens ${rec.tokensIn}/${rec.tokensOut}`);
 });
 
 test("chat streamed through the openai client", async () => {
