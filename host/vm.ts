@@ -307,9 +307,12 @@ export class PluginVm {
     return this.current ?? this.root;
   }
 
+  /** What proxy_get_property sees of the plugin; made once (a closure per call is costly under tsx). */
+  private pluginViewCache: PluginView | null = null;
   private pluginView(): PluginView {
+    if (this.pluginViewCache) return this.pluginViewCache;
     const p = this.plugin;
-    return { name: p.name, rootId: p.rootId, vmId: p.vmId, nodeId: p.nodeId, nodeCluster: p.nodeCluster, memoryBytes: () => this.memoryBytes() };
+    return (this.pluginViewCache = { name: p.name, rootId: p.rootId, vmId: p.vmId, nodeId: p.nodeId, nodeCluster: p.nodeCluster, memoryBytes: () => this.memoryBytes() });
   }
 
   private buffer(type: number): BodyRef | Buffer | null {

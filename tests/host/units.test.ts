@@ -117,6 +117,18 @@ describe("properties", () => {
     assert.equal(get("upstream.address"), WasmResult.NotFound);
     assert.equal(get("request.path", null), WasmResult.NotFound);
     assert.equal(String(get("plugin_name", null)), "p");
+    // Names inherited by JavaScript objects are not attributes.
+    assert.equal(get("constructor"), WasmResult.NotFound);
+    assert.equal(get("request.constructor"), WasmResult.NotFound);
+    assert.equal(get("node.toString"), WasmResult.NotFound);
+  });
+
+  it("a map attribute read whole is its fields as pairs (absent ones left out)", () => {
+    const response = new Map(decodePairs(get("response") as Buffer));
+    assert.equal(response.get("code_details"), "rate_limited");
+    assert.equal(Buffer.from(response.get("code")!, "latin1").readBigInt64LE(), 429n);
+    assert.ok(!response.has("headers"), "no response headers yet");
+    assert.deepEqual(decodePairs(get("node") as Buffer), [["id", "n1"], ["cluster", "c1"]]);
   });
 });
 
