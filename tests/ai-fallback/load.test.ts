@@ -6,6 +6,7 @@ import type { Host, HostResponse } from "../../host/index.ts";
 import type { FailureSpec } from "../../e2e/sim/common.ts";
 import { startVllm, type VllmSim } from "../../e2e/sim/vllm.ts";
 import { startOpenAI, type OpenAISim } from "../../e2e/sim/providers.ts";
+import { rng } from "../../e2e/sim/text.ts";
 import { BACKUP, PRIMARY, chat, header, openAiStreamText, post, setup } from "./harness.ts";
 
 const TOTAL = 1000;
@@ -34,18 +35,6 @@ after(async () => {
   await vllm.close();
   await backup.close();
 });
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KINDS: Array<[string, FailureSpec]> = [
   ["500", { status: 500 }], ["503", { status: 503 }], ["429", { status: 429 }],

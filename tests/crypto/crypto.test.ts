@@ -9,16 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHash, createHmac } from "node:crypto";
+import { rng } from "../../e2e/sim/text.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const seed = Number(process.env.CRYPTO_SEED ?? Math.floor(Math.random() * 2 ** 31));
-let state = seed;
-function rand(): number { // mulberry32
-  state = (state + 0x6d2b79f5) | 0;
-  let t = Math.imul(state ^ (state >>> 15), 1 | state);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-}
+const rand = rng(seed); // mulberry32
 const randInt = (n: number) => Math.floor(rand() * n);
 function randBytes(n: number): Buffer {
   const b = Buffer.alloc(n);

@@ -5,16 +5,12 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { Host } from "../../host/index.ts";
+import { rng } from "../../e2e/sim/text.ts";
 
 const N = Number(process.env.FUZZ_N ?? 100_000);
-let seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
+const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 // mulberry32: 32-bit integer arithmetic throughout (a float LCG loses bits past 2^53 and cycles early)
-function rnd(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rnd = rng(seed);
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(a: T[]): T => a[int(a.length)];
 
@@ -69,7 +65,6 @@ function randomHeader(): string {
 describe("shared parsers inside a module: no input reaches a trap", () => {
   it(`survives ${N} random and mutated inputs`, { timeout: 900_000 }, async () => {
     execFileSync("node", ["scripts/build.mjs", "fuzz-target"], { stdio: "pipe" });
-    const startSeed = seed;
     const host = new Host({ clusters: { none: { handler: () => ({ status: 500, body: "upstream must not be reached" }) } } });
     await host.addPlugin({ name: "fuzz", wasm: "dist/fuzz-target.wasm", config: {}, vms: 2, failStrategy: "FAIL_CLOSE" });
     host.addRoute({ name: "r", cluster: "none" });
@@ -87,17 +82,17 @@ describe("shared parsers inside a module: no input reaches a trap", () => {
         headers: { "x-fuzz-kind": kind, "x-fuzz-splits": splits, cookie: randomHeader(), "x-fuzz-url": randomHeader(), "x-fuzz-ip": randomHeader() },
         body,
       });
-      if (res.status !== 200) assert.fail(`input ${i} (${kind}, seed ${startSeed}) got ${res.status} ${res.body.toString().slice(0, 200)}`);
+      if (res.status !== 200) assert.fail(`input ${i} (${kind}, seed ${seed}) got ${res.status} ${res.body.toString().slice(0, 200)}`);
       const v = (verdicts[kind] ??= { ok: 0, rejected: 0 });
       v[res.body.toString() === "ok" ? "ok" : "rejected"]++;
     };
     // 32 requests in flight: the inputs are generated in order from the seed, so a run replays exactly.
     let next = 0;
     await Promise.all(Array.from({ length: 32 }, async () => { while (next < N) await one(next++); }));
-    assert.equal(host.trapCount(), 0, `traps: ${JSON.stringify(host.traps)} (FUZZ_SEED=${startSeed})`);
+    assert.equal(host.trapCount(), 0, `traps: ${JSON.stringify(host.traps)} (FUZZ_SEED=${seed})`);
     // The generator must exercise both outcomes of every parser, or the run proves little.
     for (const k of kinds) assert.ok(verdicts[k].ok > 0 && verdicts[k].rejected > 0, `${k}: ${JSON.stringify(verdicts[k])}`);
-    console.log(`fuzz seed=${startSeed} n=${N} ${JSON.stringify(verdicts)}`);
+    console.log(`fuzz seed=${seed} n=${N} ${JSON.stringify(verdicts)}`);
     host.close();
   });
 });
