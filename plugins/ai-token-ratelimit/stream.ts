@@ -3,6 +3,7 @@
 // expects: the usage-only chunk is removed and `"usage":null` is dropped from the other chunks.
 // Events are split on raw bytes, so untouched events pass through byte for byte.
 import { StreamUsageTracker } from "../../shared/usage";
+import { logWarn } from "../../shared/proxy/hostcalls";
 
 const LF: u8 = 10;
 const CR: u8 = 13;
@@ -33,19 +34,34 @@ class Bytes {
   }
   /** Drops the first n bytes. */
   shift(n: i32): void {
+    if (n <= 0) return;
     memory.copy(this.buf.dataStart, this.buf.dataStart + n, this.len - n);
     this.len -= n;
   }
 }
+
+/**
+ * Longest event read for usage. The bytes of an event that grows past this (an upstream that never sends
+ * a blank line, a huge payload in one event) are passed on as they come, unread, so what is held stays
+ * bounded instead of growing until the VM runs out of memory.
+ */
+export const MAX_EVENT_BYTES: i32 = 8 << 20;
 
 /** Splits an SSE byte stream into events, feeds them to the usage tracker and (if asked) rewrites them. */
 export class SseUsageFilter {
   readonly tracker: StreamUsageTracker = new StreamUsageTracker();
   private pending: Bytes = new Bytes();
   private out: Bytes = new Bytes();
+  /** Leading bytes of `pending` already searched for an event end (each chunk is searched once). */
+  private scanned: i32 = 0;
+  /** `pending` starts inside an event over MAX_EVENT_BYTES whose beginning has been passed on. */
+  private oversized: bool = false;
 
   /** `hideInjectedUsage`: the client did not ask for usage; remove what include_usage added. */
   constructor(public hideInjectedUsage: bool) {}
+
+  /** Bytes held back, waiting for the end of their event. */
+  get buffered(): i32 { return this.pending.len; }
 
   /** Consumes a body chunk; returns the bytes to send on (complete events; a partial event waits). */
   push(chunk: ArrayBuffer, end: bool): ArrayBuffer {
@@ -53,7 +69,7 @@ export class SseUsageFilter {
     const base = this.pending.buf.dataStart;
     let start = 0;
     const n = this.pending.len;
-    let i = 0;
+    let i = this.scanned;
     while (i < n) {
       // An event ends at a blank line: \n\n, \r\n\r\n (or \r\r).
       const c = load<u8>(base + i);
@@ -62,12 +78,27 @@ export class SseUsageFilter {
       else if (c == CR && i + 3 < n && load<u8>(base + i + 1) == LF && load<u8>(base + i + 2) == CR && load<u8>(base + i + 3) == LF) endLen = 4;
       else if (c == CR && i + 1 < n && load<u8>(base + i + 1) == CR) endLen = 2;
       if (endLen == 0) { i++; continue; }
-      this.event(base + start, i - start, i + endLen - start);
+      if (this.oversized) { this.out.append(base + start, i + endLen - start); this.oversized = false; }
+      else this.event(base + start, i - start, i + endLen - start);
       i += endLen;
       start = i;
     }
-    if (end && start < n) { this.event(base + start, n - start, n - start); start = n; }
+    if (end && start < n) {
+      if (this.oversized) this.out.append(base + start, n - start);
+      else this.event(base + start, n - start, n - start);
+      this.oversized = false;
+      start = n;
+    } else if ((this.oversized || n - start > MAX_EVENT_BYTES) && n - 3 > start) {
+      // Pass the event's bytes on unread, all but the last three: they may begin the blank line
+      // that the next chunk completes.
+      if (!this.oversized) logWarn("an event stream event exceeds " + MAX_EVENT_BYTES.toString() + " bytes: passed on without reading its usage");
+      this.oversized = true;
+      this.out.append(base + start, n - 3 - start);
+      start = n - 3;
+    }
     this.pending.shift(start);
+    // A position whose next three bytes were all here has been decided; the last three are looked at again.
+    this.scanned = n - 3 > start ? n - 3 - start : 0;
     return this.out.take();
   }
 
