@@ -39,7 +39,6 @@ export function translateChatRequest(client: Protocol, provider: Protocol, body:
     const so = body.getObject("stream_options");
     ex.includeUsage = so !== null && so.getBool("include_usage");
   }
-  ex.model = pivot.getString("model");
   ex.stream = pivot.getBool("stream");
   const w = requestBody;
   w.reset();

@@ -592,14 +592,10 @@ function sse(w: JsonWriter, event: string): void {
 
 export class AnthropicStreamEncoder extends StreamEncoder {
   private started: bool = false;
-  private closed: bool = false;
   private block: i32 = -1;
   private blockKind: i32 = BLOCK_NONE;
   private blockOfTool: Map<i32, i32> = new Map<i32, i32>();
-  private usage: Usage = new Usage();
   private stop: string = "";
-  private id: string = "";
-  private model: string = "";
 
   constructor(private ex: Exchange) { super(); }
 
@@ -607,13 +603,11 @@ export class AnthropicStreamEncoder extends StreamEncoder {
     if (this.closed) return;
     const k = e.kind;
     if (k == EventKind.Start) {
-      if (e.id.length) this.id = e.id;
-      if (e.name.length) this.model = e.name;
-      if (e.hasUsage) this.usage.merge(e.usage);
+      this.remember(e);
       this.start(w);
       return;
     }
-    if (k == EventKind.Usage) { if (e.hasUsage) this.usage.merge(e.usage); return; }
+    if (k == EventKind.Usage) { this.remember(e); return; }
     if (k == EventKind.Finish) { this.stop = finishToAnthropicStop(e.text); return; }
     if (k == EventKind.Error) {
       this.closed = true;

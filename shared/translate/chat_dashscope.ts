@@ -8,10 +8,9 @@ import {
   ChatEvent, ChatEvents, ChatResult, EventKind, Exchange, StreamDecoder, StreamEncoder, ToolCall, TranslateOptions, note,
 } from "./types";
 import { JsonText, eventJson } from "./reader";
-import { Usage } from "../usage";
-import { toolCallDeltas } from "./chat_openai";
+import { UsageNames, readUsageAt, toolCallDeltas, usageOf, writeUsage } from "./chat_openai";
 import { JsonWriter } from "./writer";
-import { contentText, copyKey, countAt, jarr, jobj, jstr, startsWithAny, strAt, arrAt, firstOf } from "./util";
+import { contentText, copyKey, jarr, jobj, jstr, startsWithAny, strAt, arrAt, firstOf } from "./util";
 
 export const DASHSCOPE_TEXT_PATH = "/api/v1/services/aigc/text-generation/generation";
 export const DASHSCOPE_MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation";
@@ -220,25 +219,7 @@ function openAIMessageToDashScope(m: JsonValue, multimodal: bool, dropped: strin
 
 // ---------------------------------------------------------------- responses
 
-export function dashScopeUsage(u: JsonValue | null): Usage {
-  const r = new Usage();
-  if (u === null || !u.isObject()) return r;
-  r.input = countAt(u, "input_tokens");
-  r.output = countAt(u, "output_tokens");
-  r.total = countAt(u, "total_tokens");
-  r.cacheRead = countAt(u.getObject("prompt_tokens_details"), "cached_tokens");
-  r.reasoning = countAt(u.getObject("output_tokens_details"), "reasoning_tokens");
-  return r;
-}
-
-function writeDashScopeUsage(w: JsonWriter, u: Usage): void {
-  w.raw("{\"input_tokens\":"); w.int(u.inputOr0());
-  w.raw(",\"output_tokens\":"); w.int(u.outputOr0());
-  w.raw(",\"total_tokens\":"); w.int(max<i64>(u.totalTokens(), 0));
-  if (u.cacheRead >= 0) { w.raw(",\"prompt_tokens_details\":{\"cached_tokens\":"); w.int(u.cacheRead); w.byte(0x7D); }
-  if (u.reasoning >= 0) { w.raw(",\"output_tokens_details\":{\"reasoning_tokens\":"); w.int(u.reasoning); w.byte(0x7D); }
-  w.byte(0x7D);
-}
+const DASHSCOPE_USAGE = new UsageNames("input_tokens", "output_tokens", "output_tokens_details");
 
 /** DashScope streams finish_reason as the string "null" while generating. */
 function finishOf(v: string): string { return v == "null" ? "" : v; }
@@ -268,7 +249,7 @@ export function decodeDashScopeResponse(body: JsonValue): ChatResult {
       r.finish = finishOf(output.getString("finish_reason"));
     }
   }
-  r.usage = dashScopeUsage(body.getObject("usage"));
+  r.usage = usageOf(body.getObject("usage"), DASHSCOPE_USAGE);
   return r;
 }
 
@@ -324,7 +305,7 @@ export function encodeDashScopeResponse(r: ChatResult, ex: Exchange): string {
   w.raw("{\"output\":");
   writeOutput(w, ex, r.content, r.reasoning, r.finish.length ? r.finish : "stop", r.toolCalls);
   w.raw(",\"usage\":");
-  writeDashScopeUsage(w, r.usage);
+  writeUsage(w, r.usage, DASHSCOPE_USAGE);
   w.raw(",\"request_id\":");
   w.str(r.id.length ? r.id : ex.requestId);
   w.byte(0x7D);
@@ -378,16 +359,6 @@ function httpStatusOf(raw: string): i32 {
   return n;
 }
 
-/** Usage of a streamed DashScope event (the same fields as dashScopeUsage reads). */
-function readDashScopeUsage(j: JsonText, u: i32, r: Usage): void {
-  if (u < 0) return;
-  r.input = j.count(u, "input_tokens");
-  r.output = j.count(u, "output_tokens");
-  r.total = j.count(u, "total_tokens");
-  r.cacheRead = j.count(j.getObject(u, "prompt_tokens_details"), "cached_tokens");
-  r.reasoning = j.count(j.getObject(u, "output_tokens_details"), "reasoning_tokens");
-}
-
 /** finish_reason of the object at obj, "" while generating ("null") or when absent. */
 function finishAt(j: JsonText, obj: i32): string {
   const v = j.get(obj, "finish_reason");
@@ -422,7 +393,7 @@ export class DashScopeStreamDecoder extends StreamDecoder {
       this.started = true;
       const e = out.add(EventKind.Start);
       e.id = j.getString(data, "request_id");
-      readDashScopeUsage(j, usage, e.withUsage()); // Anthropic clients want input_tokens in message_start
+      readUsageAt(j, usage, DASHSCOPE_USAGE, e.withUsage()); // Anthropic clients want input_tokens in message_start
     }
     const output = j.getObject(data, "output");
     let finish = "";
@@ -447,7 +418,7 @@ export class DashScopeStreamDecoder extends StreamDecoder {
         finish = finishAt(j, output);
       }
     }
-    if (usage >= 0) readDashScopeUsage(j, usage, out.add(EventKind.Usage).withUsage());
+    if (usage >= 0) readUsageAt(j, usage, DASHSCOPE_USAGE, out.add(EventKind.Usage).withUsage());
     if (finish.length) {
       // DashScope ends the body after this event; nothing follows to wait for.
       out.add(EventKind.Finish, finish);
@@ -468,10 +439,7 @@ export class DashScopeStreamEncoder extends StreamEncoder {
   private content: string = "";
   private reasoning: string = "";
   private tools: ToolCall[] = [];
-  private usage: Usage = new Usage();
   private finish: string = "";
-  private id: string = "";
-  private closed: bool = false;
 
   constructor(private ex: Exchange) { super(); }
 
@@ -479,11 +447,8 @@ export class DashScopeStreamEncoder extends StreamEncoder {
     if (this.closed) return;
     const k = e.kind;
     const inc = this.ex.incremental;
-    if (k == EventKind.Start) {
-      if (e.id.length) this.id = e.id;
-      if (e.hasUsage) this.usage.merge(e.usage);
-    } else if (k == EventKind.Usage) {
-      if (e.hasUsage) this.usage.merge(e.usage);
+    if (k == EventKind.Start || k == EventKind.Usage) {
+      this.remember(e);
     } else if (k == EventKind.Finish) {
       this.finish = e.text;
     } else if (k == EventKind.Text) {
@@ -518,7 +483,7 @@ export class DashScopeStreamEncoder extends StreamEncoder {
     w.int(++this.seq);
     w.raw("\nevent:result\n:HTTP_STATUS/200\ndata:{\"output\":");
     writeOutput(w, this.ex, content, reasoning, finish, tools, delta);
-    if (this.usage.totalTokens() >= 0) { w.raw(",\"usage\":"); writeDashScopeUsage(w, this.usage); }
+    if (this.usage.totalTokens() >= 0) { w.raw(",\"usage\":"); writeUsage(w, this.usage, DASHSCOPE_USAGE); }
     w.raw(",\"request_id\":");
     w.str(this.id.length ? this.id : this.ex.requestId);
     w.raw("}\n\n");

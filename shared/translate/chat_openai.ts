@@ -26,23 +26,46 @@ export function pivotToOpenAI(pivot: JsonValue, dropped: string[]): JsonValue {
   return pivot;
 }
 
-export function openAIUsage(u: JsonValue | null): Usage {
+/**
+ * The names of a usage block in OpenAI's shape. DashScope's is the same block with its own names for
+ * the prompt and output counts; both keep cached tokens in prompt_tokens_details.cached_tokens and
+ * reasoning tokens in <outputDetails>.reasoning_tokens.
+ */
+export class UsageNames {
+  constructor(public input: string, public output: string, public outputDetails: string) {}
+}
+export const OPENAI_USAGE = new UsageNames("prompt_tokens", "completion_tokens", "completion_tokens_details");
+
+/** A usage block of a whole response. */
+export function usageOf(u: JsonValue | null, n: UsageNames): Usage {
   const r = new Usage();
   if (u === null || !u.isObject()) return r;
-  r.input = countAt(u, "prompt_tokens");
-  r.output = countAt(u, "completion_tokens");
+  r.input = countAt(u, n.input);
+  r.output = countAt(u, n.output);
   r.total = countAt(u, "total_tokens");
   r.cacheRead = countAt(u.getObject("prompt_tokens_details"), "cached_tokens");
-  r.reasoning = countAt(u.getObject("completion_tokens_details"), "reasoning_tokens");
+  r.reasoning = countAt(u.getObject(n.outputDetails), "reasoning_tokens");
   return r;
 }
 
-function writeOpenAIUsage(w: JsonWriter, u: Usage): void {
-  w.raw("{\"prompt_tokens\":"); w.int(u.inputOr0());
-  w.raw(",\"completion_tokens\":"); w.int(u.outputOr0());
+/** The usage block of a stream event (the same fields as usageOf reads); nothing when u < 0. */
+export function readUsageAt(j: JsonText, u: i32, n: UsageNames, r: Usage): void {
+  if (u < 0) return;
+  r.input = j.count(u, n.input);
+  r.output = j.count(u, n.output);
+  r.total = j.count(u, "total_tokens");
+  r.cacheRead = j.count(j.getObject(u, "prompt_tokens_details"), "cached_tokens");
+  r.reasoning = j.count(j.getObject(u, n.outputDetails), "reasoning_tokens");
+}
+
+/** A usage block; its required counts are 0 where unknown. */
+export function writeUsage(w: JsonWriter, u: Usage, n: UsageNames): void {
+  w.byte(0x7B);
+  w.key(n.input); w.int(u.inputOr0());
+  w.key(n.output); w.int(u.outputOr0());
   w.raw(",\"total_tokens\":"); w.int(max<i64>(u.totalTokens(), 0));
   if (u.cacheRead >= 0) { w.raw(",\"prompt_tokens_details\":{\"cached_tokens\":"); w.int(u.cacheRead); w.byte(0x7D); }
-  if (u.reasoning >= 0) { w.raw(",\"completion_tokens_details\":{\"reasoning_tokens\":"); w.int(u.reasoning); w.byte(0x7D); }
+  if (u.reasoning >= 0) { w.key(n.outputDetails); w.raw("{\"reasoning_tokens\":"); w.int(u.reasoning); w.byte(0x7D); }
   w.byte(0x7D);
 }
 
@@ -77,7 +100,7 @@ export function decodeOpenAIResponse(body: JsonValue): ChatResult {
     if (legacy !== null) r.toolCalls.push(new ToolCall("call_0", legacy.getString("name"), legacy.getString("arguments")));
     r.finish = choice.getString("finish_reason");
   }
-  r.usage = openAIUsage(body.getObject("usage"));
+  r.usage = usageOf(body.getObject("usage"), OPENAI_USAGE);
   return r;
 }
 
@@ -108,18 +131,9 @@ export function encodeOpenAIResponse(r: ChatResult, ex: Exchange): string {
   w.raw("},\"finish_reason\":");
   w.str(r.finish.length ? r.finish : "stop");
   w.raw(",\"logprobs\":null}],\"usage\":");
-  writeOpenAIUsage(w, r.usage);
+  writeUsage(w, r.usage, OPENAI_USAGE);
   w.byte(0x7D);
   return w.text();
-}
-
-/** Usage of a streamed OpenAI chunk (the same fields as openAIUsage reads). */
-function readOpenAIUsage(j: JsonText, u: i32, r: Usage): void {
-  r.input = j.count(u, "prompt_tokens");
-  r.output = j.count(u, "completion_tokens");
-  r.total = j.count(u, "total_tokens");
-  r.cacheRead = j.count(j.getObject(u, "prompt_tokens_details"), "cached_tokens");
-  r.reasoning = j.count(j.getObject(u, "completion_tokens_details"), "reasoning_tokens");
 }
 
 /**
@@ -191,7 +205,7 @@ export class OpenAIStreamDecoder extends StreamDecoder {
       if (j.isString(finish)) { out.add(EventKind.Finish, j.stringAt(finish)); this.finished = true; }
     }
     const usage = j.get(data, "usage");
-    if (j.isObject(usage)) readOpenAIUsage(j, usage, out.add(EventKind.Usage).withUsage());
+    if (j.isObject(usage)) readUsageAt(j, usage, OPENAI_USAGE, out.add(EventKind.Usage).withUsage());
   }
 
   end(out: ChatEvents): void {
@@ -225,11 +239,7 @@ export function writeOpenAIError(w: JsonWriter, status: i32, message: string, co
 export class OpenAIStreamEncoder extends StreamEncoder {
   /** `data: {"id":…,"choices":` of every chunk, fixed by the first chunk written. */
   private prefix: JsonWriter | null = null;
-  private usage: Usage = new Usage();
   private finish: string = "";
-  private closed: bool = false;
-  private id: string = "";
-  private model: string = "";
 
   constructor(private ex: Exchange) { super(); }
 
@@ -237,9 +247,7 @@ export class OpenAIStreamEncoder extends StreamEncoder {
     if (this.closed) return;
     const k = e.kind;
     if (k == EventKind.Start) {
-      if (e.id.length) this.id = e.id;
-      if (e.name.length) this.model = e.name;
-      if (e.hasUsage) this.usage.merge(e.usage);
+      this.remember(e);
       this.open(w);
       w.raw("{\"role\":\"assistant\",\"content\":\"\"}");
     } else if (k == EventKind.Text || k == EventKind.Reasoning) {
@@ -263,7 +271,7 @@ export class OpenAIStreamEncoder extends StreamEncoder {
         w.raw("}}]}");
       }
     } else {
-      if (k == EventKind.Usage) { if (e.hasUsage) this.usage.merge(e.usage); return; }
+      if (k == EventKind.Usage) { this.remember(e); return; }
       if (k == EventKind.Finish) { this.finish = e.text; return; }
       this.closed = true;
       if (k == EventKind.Error) { w.raw("data: "); writeOpenAIError(w, e.index, e.text, e.id); w.raw("\n\n"); return; }
@@ -284,13 +292,13 @@ export class OpenAIStreamEncoder extends StreamEncoder {
       w.raw("{},\"finish_reason\":");
       w.str(this.finish);
       w.raw("}]");
-      if (!this.ex.includeUsage && usage) { w.raw(",\"usage\":"); writeOpenAIUsage(w, this.usage); }
+      if (!this.ex.includeUsage && usage) { w.raw(",\"usage\":"); writeUsage(w, this.usage, OPENAI_USAGE); }
       w.raw("}\n\n");
     }
     if (this.ex.includeUsage && usage) {
       w.append(this.head());
       w.raw("[],\"usage\":");
-      writeOpenAIUsage(w, this.usage);
+      writeUsage(w, this.usage, OPENAI_USAGE);
       w.raw("}\n\n");
     }
     w.raw("data: [DONE]\n\n");

@@ -14,7 +14,6 @@ export function translateEmbeddingsRequest(client: Protocol, provider: Protocol,
   const r = startRequest(client, provider, body, opts);
   if (r.error.length > 0) return r;
   const ex = r.exchange;
-  ex.model = body.getString("model");
   if (client == Protocol.OpenAI && provider == Protocol.DashScope) {
     const input = body.get("input");
     const texts = jarr();

@@ -27,7 +27,6 @@ export function translateImagesRequest(client: Protocol, provider: Protocol, bod
   const r = startRequest(client, provider, body, opts);
   if (r.error.length > 0) return r;
   const ex = r.exchange;
-  ex.model = body.getString("model");
   if (client == Protocol.DashScope && provider == Protocol.OpenAI) {
     let prompt = "";
     const input = body.getObject("input");

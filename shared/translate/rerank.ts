@@ -30,7 +30,6 @@ export function translateRerankRequest(client: Protocol, provider: Protocol, bod
   const r = startRequest(client, provider, body, opts);
   if (r.error.length > 0) return r;
   const ex = r.exchange;
-  ex.model = body.getString("model");
   if (client == Protocol.DashScope && provider == Protocol.OpenAI) {
     // Nested {input:{query,documents},parameters:{...}} or flat {query,documents,top_n} (qwen3-rerank).
     const input = body.getObject("input");

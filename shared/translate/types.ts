@@ -13,9 +13,6 @@ export const enum Api { Unknown = 0, Chat = 1, Embeddings = 2, Rerank = 3, Image
 export function protocolName(p: Protocol): string {
   return p == Protocol.OpenAI ? "openai" : p == Protocol.Anthropic ? "anthropic" : "dashscope";
 }
-export function apiName(a: Api): string {
-  return a == Api.Chat ? "chat" : a == Api.Embeddings ? "embeddings" : a == Api.Rerank ? "rerank" : a == Api.Images ? "images" : "unknown";
-}
 
 /** Knobs a request translation needs beyond the body. */
 export class TranslateOptions {
@@ -69,12 +66,13 @@ export class TranslatedRequest {
   ok(): bool { return this.error.length == 0 && this.body !== null; }
 }
 
-/** Every request translation starts here: the exchange records both ends; a non-object body is an error. */
+/** Every request translation starts here: the exchange records both ends and the model; a non-object body is an error. */
 export function startRequest(client: Protocol, provider: Protocol, body: JsonValue, opts: TranslateOptions): TranslatedRequest {
   const r = new TranslatedRequest();
   const ex = r.exchange;
   ex.client = client;
   ex.provider = provider;
+  ex.model = body.getString("model"); // every API's requests name it alike (chat's pivot keeps it as is)
   ex.created = opts.created;
   ex.requestId = opts.requestId;
   if (!body.isObject()) r.error = "request body must be a JSON object";
@@ -195,7 +193,22 @@ export abstract class StreamDecoder {
 
 /** Writes ChatEvents as a client protocol's SSE text. */
 export abstract class StreamEncoder {
+  /** Done or Error written: nothing more is. */
+  protected closed: bool = false;
+  /** The answer's id and model as the provider named them; "" until then. */
+  protected id: string = "";
+  protected model: string = "";
+  /** The counts reported so far, merged. */
+  protected usage: Usage = new Usage();
+
   abstract encode(e: ChatEvent, w: JsonWriter): void;
+
+  /** Start and Usage events: keeps the id, model and counts they carry. */
+  protected remember(e: ChatEvent): void {
+    if (e.id.length) this.id = e.id;
+    if (e.name.length) this.model = e.name;
+    if (e.hasUsage) this.usage.merge(e.usage);
+  }
 }
 
 /** Push name once. */
