@@ -131,7 +131,13 @@ export function hashTag(tag: string): string {
   return "{" + tag.replaceAll("{", "").replaceAll("}", "") + "}";
 }
 export function inflightKey(tag: string, host: string): string { return "ai-lb:" + hashTag(tag) + ":inflight:" + host; }
-function blockPrefix(tag: string): string { return "ai-lb:" + hashTag(tag) + ":p:"; }
+/** inflightKey of every host, the tag's hash tag built once. */
+export function inflightKeys(tag: string, hosts: string[]): string[] {
+  const prefix = "ai-lb:" + hashTag(tag) + ":inflight:";
+  const keys = new Array<string>(hosts.length);
+  for (let i = 0; i < hosts.length; i++) keys[i] = prefix + hosts[i];
+  return keys;
+}
 
 /** Receives the result of redisPick. `index` is -1 when everyone is at max request count. */
 export abstract class PickDone {
@@ -150,15 +156,18 @@ class PickReply extends RedisReply {
   }
 }
 
-/** Runs the pick atomically in Redis; false when the call could not be sent. */
-export function redisPick(redis: RedisClient, tag: string, hosts: string[], blocks: u64[], reqId: string,
+/**
+ * Runs the pick atomically in Redis; false when the call could not be sent. `inflight` is
+ * inflightKeys(tag, hosts), which the caller keeps to release the request later.
+ */
+export function redisPick(redis: RedisClient, tag: string, hosts: string[], inflight: string[], blocks: u64[], reqId: string,
   p: ScoreParams, ttlMs: i64, inflightTimeoutMs: i64, maxEntries: i32, tie: u32, done: PickDone): bool {
-  const keys = new Array<string>();
-  const prefix = blockPrefix(tag);
-  for (let i = 0; i < hosts.length; i++) keys.push(inflightKey(tag, hosts[i]));
+  const keys = inflight.slice(0);
+  const ht = hashTag(tag);
+  const prefix = "ai-lb:" + ht + ":p:";
   const ids = new Array<string>(blocks.length);
   for (let b = 0; b < blocks.length; b++) { ids[b] = hex64(blocks[b]); keys.push(prefix + ids[b]); }
-  if (blocks.length > 0) keys.push("ai-lb:" + hashTag(tag) + ":lru");
+  if (blocks.length > 0) keys.push("ai-lb:" + ht + ":lru");
   const args: string[] = [
     hosts.length.toString(), blocks.length.toString(), reqId, ttlMs.toString(), inflightTimeoutMs.toString(),
     p.blockTokens.toString(), p.inflightCost.toString(), p.hotMargin.toString(), p.hotFactor.toString(),

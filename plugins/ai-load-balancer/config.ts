@@ -3,6 +3,7 @@
 import { JsonValue } from "../../shared/json";
 import { ConfigError, ConfigParser } from "../../shared/config";
 import { RedisClient } from "../../shared/redis";
+import { ScoreParams } from "./choose";
 
 export const enum Policy { RoundRobin, LeastRequest, PrefixCache, EndpointMetrics, ConsistentHash, HigressPrefix }
 export const enum MetricPolicy { Default, Least, Most }
@@ -32,6 +33,8 @@ export class LbConfig {
   hotSpotFactor: f64 = 1.25;
   /** Bound on the prefix index: blocks remembered (shared-data slots locally, an LRU set in Redis). */
   maxEntries: i32 = 16384;
+  /** The scoring parameters above as pickByScore takes them (main.ts builds them once). */
+  score: ScoreParams | null = null;
   // round_robin (weighted)
   weights: HostWeight[] = [];
   // consistent_hash

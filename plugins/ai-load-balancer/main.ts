@@ -21,7 +21,7 @@ import { chainHashes, higressPrefixKeys, promptText } from "./prompt";
 import { Rng, ScoreParams, hash64, maxOf, metricValue, pickByScore, rangeFilter, rendezvous } from "./choose";
 import { localAdjust, localLoads, localMatch, localRecord, localRoundRobin } from "./local";
 import {
-  HigressDone, PickDone, higressCountKey, inflightKey, redisHigressPick, redisHigressRelease, redisPick, redisRelease,
+  HigressDone, PickDone, higressCountKey, inflightKeys, redisHigressPick, redisHigressRelease, redisPick, redisRelease,
 } from "./cluster";
 
 const RATE_WINDOW = 100;
@@ -83,13 +83,17 @@ class LbRoot extends PluginRoot<LbConfig> {
   newHttpContext(id: u32): HttpContext { return new LbStream(id, this); }
 }
 
+/** The config's scoring parameters, built on first use (they only read the config). */
 function scoreParams(cfg: LbConfig): ScoreParams {
+  const have = cfg.score;
+  if (have != null) return have;
   const p = new ScoreParams();
   p.blockTokens = <f64>cfg.blockBytes / 4;   // ≈ 4 bytes of prompt text per token
   p.inflightCost = cfg.inflightCostTokens;
   p.hotMargin = cfg.hotSpotMargin;
   p.hotFactor = cfg.hotSpotFactor;
   p.maxRequestCount = cfg.maxRequestCount;
+  cfg.score = p;
   return p;
 }
 
@@ -215,10 +219,9 @@ class LbStream extends HttpContext {
     const redis = cfg.redis;
     if (redis != null) {
       this.reqId = this.requestId();
-      const keys = new Array<string>(this.hosts.length);
-      for (let i = 0; i < this.hosts.length; i++) keys[i] = inflightKey(this.tag, this.hosts[i]);
+      const keys = inflightKeys(this.tag, this.hosts);
       this.heldKeys = keys;
-      if (redisPick(redis, this.tag, this.hosts, this.blocks, this.reqId, p, cfg.ttlMs, cfg.inflightTimeoutMs,
+      if (redisPick(redis, this.tag, this.hosts, keys, this.blocks, this.reqId, p, cfg.ttlMs, cfg.inflightTimeoutMs,
         cfg.maxEntries, tie, new StorePick(this))) {
         this.phase = Phase.WaitingStore;
         return false;
