@@ -350,7 +350,13 @@ class RateLimitStream extends HttpContext implements AdmitDone {
     const cfg = this.cfg;
     this.phase = Phase.Finished;
     if (cfg == null || !this.hasTokenWindow || this.unaccounted) return;
-    const reported = this.responseSeen ? this.reportedUsage() : null;
+    // What the provider reported: from the stream's events, or the copied body (parsed once, here).
+    const sse = this.sse;
+    const body = this.responseSeen && sse == null ? this.copiedBody() : null;
+    const json = body != null && body.byteLength > 0 ? parseJsonBytes(body) : null;
+    let reported: Usage | null = null;
+    if (sse != null) reported = sse.tracker.usage();
+    else if (json != null) reported = usageFromJson(json);
     // The access log's token counts: a usage chunk this plugin asked for and strips is seen nowhere else.
     if (complete && reported != null && (reported.input >= 0 || reported.output >= 0)) {
       const attrs = JsonValue.newObject();
@@ -358,7 +364,7 @@ class RateLimitStream extends HttpContext implements AdmitDone {
       if (reported.output >= 0) attrs.set("output_token", JsonValue.newNumber(<f64>reported.output));
       writeAiLog(attrs);
     }
-    const actual = this.actualTokens(reported);
+    const actual = this.actualTokens(reported, body, json);
     incrementMetric(cfg.mTokens, actual);
     const c = this.charges;
     const deltas = new Array<i64>(c.length);
@@ -368,16 +374,8 @@ class RateLimitStream extends HttpContext implements AdmitDone {
     else reconcileRedis(redis, c, deltas);
   }
 
-  /** The usage the provider reported, from the stream's events or the copied body (null: none parsed). */
-  reportedUsage(): Usage | null {
-    const sse = this.sse;
-    if (sse != null) return sse.tracker.usage();
-    const body = this.copiedBody();
-    const json = body.byteLength > 0 ? parseJsonBytes(body) : null;
-    return json != null ? usageFromJson(json) : null;
-  }
-
-  actualTokens(reported: Usage | null): i64 {
+  /** `body`/`json`: the copied non-streaming body and its parse (null for streams or when absent). */
+  actualTokens(reported: Usage | null, body: ArrayBuffer | null, json: JsonValue | null): i64 {
     if (!this.responseSeen) return this.promptTokens;        // gone before any answer: the prompt was sent
     if (reported != null) {
       const t = reported.totalTokens();
@@ -389,9 +387,8 @@ class RateLimitStream extends HttpContext implements AdmitDone {
       return this.responseStatus >= 200 && this.responseStatus < 300 || out > 0 ? this.promptTokens + out : 0;
     }
     if (this.responseStatus < 200 || this.responseStatus >= 300) return 0;   // an error reply consumed nothing
-    const body = this.copiedBody();
-    const json = body.byteLength > 0 ? parseJsonBytes(body) : null;
-    return this.promptTokens + (json != null ? answerTokens(json) : estimateTokens(String.UTF8.decode(body)));
+    if (json != null) return this.promptTokens + answerTokens(json);
+    return this.promptTokens + (body != null ? estimateTokens(String.UTF8.decode(body)) : 0);
   }
 
   copiedBody(): ArrayBuffer {
