@@ -17,9 +17,12 @@ export const CONSUMER_HEADER = "x-mse-consumer";
 
 /** One enforced limit: at most `limit` tokens (or requests) in any `seconds`-long stretch of time. */
 export class Window {
-  constructor(public unit: Unit, public limit: i64, public seconds: i64) {}
+  /** The end of its counter key, ":token:60" (built here, not per request). */
+  keySuffix: string;
+  constructor(public unit: Unit, public limit: i64, public seconds: i64) {
+    this.keySuffix = ":" + (unit == Unit.Tokens ? "token" : "query") + ":" + seconds.toString();
+  }
   get ms(): i64 { return this.seconds * 1000; }
-  get unitName(): string { return this.unit == Unit.Tokens ? "token" : "query"; }
 }
 
 /** A `limit_keys` entry (or the global threshold): which values it applies to and its windows. */
@@ -44,10 +47,18 @@ export class RuleItem {
   /** limit_by_per_ip: the header to read the client IP from ("" = the connection's remote address). */
   ipHeader: string = "";
   keys: LimitKey[] = [];
+  /** Counter keys of this item start with this, then the value (built at configure time). */
+  keyPrefix: string = "";
 }
+
+// Counter keys: ai-token-ratelimit:{rule}:global_threshold:token:60 and
+// ai-token-ratelimit:{rule}:limit_by_header:x-app:<value>:query:3600 ({rule}: one Redis Cluster slot per rule).
+const KEY_PREFIX = "ai-token-ratelimit:";
 
 export class RateLimitConfig {
   ruleName: string = "";
+  /** The global threshold's counter keys start with this. */
+  globalKey: string = "";
   global: LimitKey | null = null;
   items: RuleItem[] = [];
   rejectedCode: u32 = 429;
@@ -230,6 +241,8 @@ export class RateLimitParser extends ConfigParser<RateLimitConfig> {
     const ruleName = scalarText(rn);
     if (ruleName == null || ruleName.length == 0) { err.fail("rule_name", "is required"); return null; }
     c.ruleName = ruleName;
+    const base = KEY_PREFIX + "{" + ruleName + "}:";
+    c.globalKey = base + "global_threshold";
 
     const g = json.get("global_threshold");
     const items = json.get("rule_items");
@@ -250,6 +263,7 @@ export class RateLimitParser extends ConfigParser<RateLimitConfig> {
         if (ij == null) continue;
         const item = parseRuleItem(ij, err, "rule_items[" + i.toString() + "].");
         if (item == null) return null;
+        item.keyPrefix = base + item.typeName + ":" + item.name + ":";
         c.items.push(item);
       }
     }

@@ -22,7 +22,6 @@ import { CONSUMER_HEADER, KeyMatch, LimitBy, LimitKey, RateLimitConfig, RateLimi
 import { AdmitDone, Charges, admitLocal, admitRedis, reconcileLocal, reconcileRedis } from "./store";
 import { SseUsageFilter } from "./stream";
 
-const KEY_PREFIX = "ai-token-ratelimit:";
 // Non-streaming response bodies are copied (not held back) to read their usage, up to this size.
 const MAX_COPIED_BODY: i32 = 8 << 20;
 const MAX_OUTPUT: i64 = 1 << 40;
@@ -110,16 +109,15 @@ class RateLimitStream extends HttpContext implements AdmitDone {
 
   /** Finds the windows this request counts against: the global threshold and the first matching rule item. */
   collectWindows(cfg: RateLimitConfig): bool {
-    const base = KEY_PREFIX + "{" + cfg.ruleName + "}:";
     const g = cfg.global;
-    if (g != null) this.addWindows(g, base + "global_threshold");
+    if (g != null) this.addWindows(g, cfg.globalKey);
     for (let i = 0; i < cfg.items.length; i++) {
       const item = cfg.items[i];
       const value = identityOf(item);
       if (value == null) continue;
       const key = matchingKey(item, value);
       if (key == null) continue;
-      this.addWindows(key, base + item.typeName + ":" + item.name + ":" + value);
+      this.addWindows(key, item.keyPrefix + value);
       break;
     }
     return this.charges.length > 0;
@@ -128,7 +126,7 @@ class RateLimitStream extends HttpContext implements AdmitDone {
   addWindows(k: LimitKey, id: string): void {
     for (let i = 0; i < k.windows.length; i++) {
       const w = k.windows[i];
-      this.charges.add(id + ":" + w.unitName + ":" + w.seconds.toString(), w.limit, w.ms, 1);
+      this.charges.add(id + w.keySuffix, w.limit, w.ms, 1);
       this.isToken.push(w.unit == Unit.Tokens);
       if (w.unit == Unit.Tokens) this.hasTokenWindow = true;
     }
