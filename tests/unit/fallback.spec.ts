@@ -1,8 +1,7 @@
 // ai-fallback's pure parts: status patterns, code_details, the circuit state machine and its shared-data
 // wrapper (against an Envoy-like store where "another VM" can write in between), config validation.
-import { WasmResult } from "../../shared/proxy/abi";
-import { SharedValue } from "../../shared/proxy/hostcalls";
-import { KvBackend, setKvBackend, kvInit } from "../../shared/kv";
+import { setKvBackend, kvInit } from "../../shared/kv";
+import { MemKv } from "./support/mem-kv";
 import { ConfigError } from "../../shared/config";
 import { parseJson } from "../../shared/json";
 import { StatusSet, Origin, originOf } from "../../plugins/ai-fallback/triggers";
@@ -173,38 +172,22 @@ describe("fallback: circuit state machine", () => {
 
 // ---------------------------------------------------------------- shared data
 
-class Entry { constructor(public data: ArrayBuffer, public cas: u32) {} }
-
 /** Envoy-like store; `other` plays another VM's probe admission right before our next write. */
-class Store extends KvBackend {
-  map: Map<string, Entry> = new Map();
-  nextCas: u32 = 1;
-  sets: i32 = 0;
+class Store extends MemKv {
   other: string = "";
-  get(key: string): SharedValue | null {
-    if (!this.map.has(key)) return null;
-    const e = this.map.get(key);
-    return new SharedValue(e.data, e.cas);
+  beforeSet(key: string): void {
+    if (this.other.length == 0) return;
+    const k = this.other;
+    this.other = "";
+    const cur = this.get(k);
+    const r = CircuitRecord.decode(cur == null ? null : cur.data);
+    r.admit(params(1, 1000, 1), 5000);
+    this.rawSet(k, r.encode(), 0);
   }
-  set(key: string, data: ArrayBuffer, cas: u32): WasmResult {
-    if (this.other.length) {
-      const k = this.other;
-      this.other = "";
-      const cur = this.get(k);
-      const r = CircuitRecord.decode(cur == null ? null : cur.data);
-      r.admit(params(1, 1000, 1), 5000);
-      this.map.set(k, new Entry(r.encode(), this.nextCas++));
-    }
-    this.sets++;
-    if (this.map.has(key) && cas != 0 && this.map.get(key).cas != cas) return WasmResult.CasMismatch;
-    this.map.set(key, new Entry(data, this.nextCas++));
-    return WasmResult.Ok;
-  }
-  nowMillis(): i64 { return 0; }
 }
 
 function store(): Store {
-  const s = new Store();
+  const s = new Store(0);
   setKvBackend(s);
   kvInit();
   s.sets = 0;

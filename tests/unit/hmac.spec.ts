@@ -8,9 +8,9 @@ import {
 import { asciiLower } from "../../plugins/hmac-auth/text";
 import { NO_TIME, parseHttpDate, parseTimestamp } from "../../plugins/hmac-auth/httpdate";
 import { Claim, claimLocalNonce, nonceFingerprint } from "../../plugins/hmac-auth/nonce";
-import { Header, SharedValue } from "../../shared/proxy/hostcalls";
-import { WasmResult } from "../../shared/proxy/abi";
-import { KvBackend, setKvBackend } from "../../shared/kv";
+import { Header } from "../../shared/proxy/hostcalls";
+import { setKvBackend } from "../../shared/kv";
+import { MemKv } from "./support/mem-kv";
 import { HashAlg, utf8 } from "../../shared/crypto";
 
 function lossy(bytes: i32[]): string {
@@ -157,26 +157,10 @@ describe("dates", () => {
   });
 });
 
-class Entry { constructor(public data: ArrayBuffer, public cas: u32) {} }
-class MemBackend extends KvBackend {
-  map: Map<string, Entry> = new Map();
-  nextCas: u32 = 1;
-  get(key: string): SharedValue | null {
-    if (!this.map.has(key)) return null;
-    const e = this.map.get(key);
-    return new SharedValue(e.data, e.cas);
-  }
-  set(key: string, data: ArrayBuffer, cas: u32): WasmResult {
-    if (this.map.has(key) && cas != 0 && this.map.get(key).cas != cas) return WasmResult.CasMismatch;
-    this.map.set(key, new Entry(data, this.nextCas++));
-    return WasmResult.Ok;
-  }
-  nowMillis(): i64 { return 0; }
-}
 
 describe("local nonce store", () => {
   it("accepts a nonce once per key and signed time window", () => {
-    const mem = new MemBackend();
+    const mem = new MemKv(0);
     setKvBackend(mem);
     const span: i64 = 900000;
     const t: i64 = 1767225600000;
@@ -190,7 +174,7 @@ describe("local nonce store", () => {
     expect(claimLocalNonce(fp, t + 4 * span, span, 0)).toBe(Claim.Replayed);
   });
   it("looks one bucket back when anchored at arrival time", () => {
-    setKvBackend(new MemBackend());
+    setKvBackend(new MemKv(0));
     const span: i64 = 1000;
     const fp = nonceFingerprint("ak", "n");
     expect(claimLocalNonce(fp, 5500, span, 1)).toBe(Claim.Fresh);
@@ -198,7 +182,7 @@ describe("local nonce store", () => {
     expect(claimLocalNonce(fp, 7100, span, 1)).toBe(Claim.Fresh);
   });
   it("keeps routes with different windows apart", () => {
-    setKvBackend(new MemBackend());
+    setKvBackend(new MemKv(0));
     const fp = nonceFingerprint("ak", "n");
     expect(claimLocalNonce(fp, 1000000, 300000, 0)).toBe(Claim.Fresh);
     expect(claimLocalNonce(fp, 1000000, 900000, 0)).toBe(Claim.Fresh);

@@ -1,39 +1,19 @@
 // shared/kv.ts: CAS loops over shared data, checked against an in-memory store with Envoy's semantics
 // (a set with a stale cas fails; a set on a missing key always succeeds) in which "another VM" can act
 // between our get and our set.
-import { WasmResult } from "../../shared/proxy/abi";
-import { SharedValue } from "../../shared/proxy/hostcalls";
 import {
-  KvBackend, KvStatus, KvUpdate, KV_FAILED, setKvBackend, kvAddI64, kvGetI64, kvUpdate, kvInsertIfAbsent, kvInit,
+  KvStatus, KvUpdate, KV_FAILED, setKvBackend, kvAddI64, kvGetI64, kvUpdate, kvInsertIfAbsent, kvInit,
   encodeI64, decodeI64, encodeI64s, decodeI64s,
 } from "../../shared/kv";
+import { MemKv } from "./support/mem-kv";
 
-class Entry { constructor(public data: ArrayBuffer, public cas: u32) {} }
-
-/** Envoy-like store; `beforeSet` lets a test play another VM right before each of our writes. */
-class MemBackend extends KvBackend {
-  map: Map<string, Entry> = new Map();
-  nextCas: u32 = 1;
-  now: i64 = 1000;
-  sets: i32 = 0;
+/** Envoy-like store; `interfere` lets a test play another VM right before each of our writes. */
+class MemBackend extends MemKv {
   interfere: Interferer | null = null;
-  get(key: string): SharedValue | null {
-    if (!this.map.has(key)) return null;
-    const e = this.map.get(key);
-    return new SharedValue(e.data, e.cas);
-  }
-  set(key: string, data: ArrayBuffer, cas: u32): WasmResult {
+  beforeSet(key: string): void {
     const i = this.interfere;
     if (i != null) { this.interfere = null; i.act(this, key); this.interfere = i.again ? i : null; }
-    this.sets++;
-    return this.rawSet(key, data, cas);
   }
-  rawSet(key: string, data: ArrayBuffer, cas: u32): WasmResult {
-    if (this.map.has(key) && cas != 0 && this.map.get(key).cas != cas) return WasmResult.CasMismatch;
-    this.map.set(key, new Entry(data, this.nextCas++));
-    return WasmResult.Ok;
-  }
-  nowMillis(): i64 { return this.now; }
 }
 
 /** Another VM adding `delta` to key `target` right before our next write (of any key), or every write. */

@@ -1,9 +1,8 @@
 // ai-load-balancer's pure parts: the prompt rendering and its chained block hashes, Higress's XOR keys
 // (reproduced for the baseline), the selection rules, and the local (shared-data) stores against an
 // Envoy-like in-memory store.
-import { WasmResult } from "../../shared/proxy/abi";
-import { SharedValue } from "../../shared/proxy/hostcalls";
-import { KvBackend, setKvBackend } from "../../shared/kv";
+import { setKvBackend } from "../../shared/kv";
+import { MemKv } from "./support/mem-kv";
 import { parseJson, JsonValue } from "../../shared/json";
 import { hexEncode, sha1 } from "../../shared/crypto";
 import { promptText, chainHashes, higressPrefixKeys, hex64 } from "../../plugins/ai-load-balancer/prompt";
@@ -265,30 +264,13 @@ describe("Rng", () => {
 
 // ---------------------------------------------------------------- local stores
 
-class Entry { constructor(public data: ArrayBuffer, public cas: u32) {} }
-class MemBackend extends KvBackend {
-  map: Map<string, Entry> = new Map();
-  nextCas: u32 = 1;
-  now: i64 = 1000000;
-  get(key: string): SharedValue | null {
-    if (!this.map.has(key)) return null;
-    const e = this.map.get(key);
-    return new SharedValue(e.data, e.cas);
-  }
-  set(key: string, data: ArrayBuffer, cas: u32): WasmResult {
-    if (this.map.has(key) && cas != 0 && this.map.get(key).cas != cas) return WasmResult.CasMismatch;
-    this.map.set(key, new Entry(data, this.nextCas++));
-    return WasmResult.Ok;
-  }
-  nowMillis(): i64 { return this.now; }
-}
 
 const blocks: u64[] = [11, 22, 33, 44];
 const hostIds: u64[] = [hash64("a"), hash64("b"), hash64("c")];
 
 describe("local prefix index", () => {
   it("matches per host the leading blocks it was recorded with, within the TTL", () => {
-    const m = new MemBackend();
+    const m = new MemKv(1000000);
     setKvBackend(m);
     localRecord(blocks.slice(0, 3), hostIds[0], 1000, 1024);
     localRecord(blocks, hostIds[1], 2000, 1024);
@@ -299,7 +281,7 @@ describe("local prefix index", () => {
     expect(localMatch([99, 22, 33], hostIds, 2500, 10000, 1024).join(",")).toBe("0,0,0");
   });
   it("lets a newer block take over a slot, and keeps at most 8 hostIds per block (least recent goes)", () => {
-    const m = new MemBackend();
+    const m = new MemKv(1000000);
     setKvBackend(m);
     localRecord([5], hostIds[0], 100, 4);
     localRecord([9], hostIds[1], 200, 4);        // 9 % 4 == 5 % 4: same slot
@@ -317,7 +299,7 @@ describe("local prefix index", () => {
 
 describe("local prefix index refreshes", () => {
   it("leaves a block alone when its host used it within freshMs", () => {
-    setKvBackend(new MemBackend());
+    setKvBackend(new MemKv(1000000));
     localRecord([5], hostIds[0], 1000, 64);
     localRecord([5], hostIds[0], 1400, 64, 500);      // used 400 ms ago: not rewritten
     expect(localMatch([5], hostIds, 1450, 300, 64).join(",")).toBe("0,0,0");
@@ -328,7 +310,7 @@ describe("local prefix index refreshes", () => {
 
 describe("local counters and round robin", () => {
   it("counts in-flight requests per route and host", () => {
-    setKvBackend(new MemBackend());
+    setKvBackend(new MemKv(1000000));
     expect(localAdjust("r|c", "h1", 1)).toBe(true);
     localAdjust("r|c", "h1", 1);
     localAdjust("r|c", "h2", 1);
@@ -337,7 +319,7 @@ describe("local counters and round robin", () => {
     expect(localLoads("r|c", ["h1", "h2", "h3"]).join(",")).toBe("1,1,0");
   });
   it("runs smooth weighted round robin across calls, following the current host list", () => {
-    setKvBackend(new MemBackend());
+    setKvBackend(new MemKv(1000000));
     const a = hash64("a"), b = hash64("b"), c = hash64("c");
     const seq = new Array<i32>();
     for (let i = 0; i < 6; i++) seq.push(localRoundRobin("t", [a, b, c], [1, 1, 1]));
