@@ -3,19 +3,13 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, before, describe, it } from "node:test";
-import { type Host, ManualClock } from "../../host/index.ts";
-import { PROBE, buildTestPlugins, echoUpstream, header, newHost } from "./helpers.ts";
+import { before, describe, it } from "node:test";
+import { ManualClock } from "../../host/index.ts";
+import { PROBE, buildTestPlugins, echoUpstream, header, hostsClosedAfter } from "./helpers.ts";
 
 before(() => buildTestPlugins());
 
-const hosts: Host[] = [];
-after(() => { for (const h of hosts) h.close(); });
-function host(...args: Parameters<typeof newHost>): Host {
-  const h = newHost(...args);
-  hosts.push(h);
-  return h;
-}
+const host = hostsClosedAfter();
 
 describe("proxy_http_call", () => {
   async function setup(side: Parameters<typeof echoUpstream>[0] | null, sideEndpoint?: string) {

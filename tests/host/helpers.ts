@@ -1,6 +1,7 @@
 // Shared helpers for host tests: building the test plugins, a recording in-process upstream,
 // and reading host-trace callback logs.
 import { execFileSync } from "node:child_process";
+import { after } from "node:test";
 import { Host, type HostOptions, type UpstreamRequest, type UpstreamResponse } from "../../host/index.ts";
 
 export const PROBE = "dist/abi-probe.wasm";
@@ -32,6 +33,17 @@ export function echoUpstream(respond?: (req: UpstreamRequest) => UpstreamRespons
 
 export function newHost(opts: HostOptions = {}): Host {
   return new Host({ logLevel: "trace", ...opts });
+}
+
+/** newHost for one test file: every host it makes is closed when the file's tests are done. */
+export function hostsClosedAfter(): (opts?: HostOptions) => Host {
+  const made: Host[] = [];
+  after(() => { for (const h of made) h.close(); });
+  return (opts = {}) => {
+    const h = newHost(opts);
+    made.push(h);
+    return h;
+  };
 }
 
 /** host-trace log lines (without the plugin's own prefix machinery), in order. */

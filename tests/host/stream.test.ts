@@ -1,19 +1,12 @@
 // HTTP stream behaviour through real modules (abi-probe, host-trace): actions, buffering,
 // local replies, header ops, routing, ordering, limits, traps, aborts.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import type { Host } from "../../host/index.ts";
-import { PROBE, TRACE, TRACE_ABI100, buildTestPlugins, echoUpstream, header, newHost, sleep, tinyModule, trace } from "./helpers.ts";
+import { before, describe, it } from "node:test";
+import { PROBE, TRACE, TRACE_ABI100, buildTestPlugins, echoUpstream, header, hostsClosedAfter, sleep, tinyModule, trace } from "./helpers.ts";
 
 before(() => buildTestPlugins());
 
-const hosts: Host[] = [];
-after(() => { for (const h of hosts) h.close(); });
-function host(...args: Parameters<typeof newHost>): Host {
-  const h = newHost(...args);
-  hosts.push(h);
-  return h;
-}
+const host = hostsClosedAfter();
 
 describe("loading and configuring", () => {
   it("refuses a module importing a function Envoy does not provide", async () => {
